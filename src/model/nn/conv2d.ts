@@ -1,0 +1,44 @@
+/** nn.Conv2d in NHWC: weight [kh, kw, in, out] (HWIO; PyTorch stores OIHW), optional bias [out]. */
+import * as tf from '../../tf';
+import { Module } from '../module';
+import { Initializer, fanIn, initBias, initWeight } from './init';
+
+export interface Conv2dArgs {
+  inChannels: number;
+  outChannels: number;
+  kernelSize: number;
+  stride?: number;
+  /** Symmetric zero padding, as PyTorch's `padding=` (not TF's 'same', which pads asymmetrically at stride 2). */
+  padding?: number;
+  /** The course notes' convs have a bias; torchvision's are followed by BatchNorm and have none. */
+  bias?: boolean;
+}
+
+export class Conv2d extends Module {
+  readonly weight: tf.Variable;
+  readonly bias: tf.Variable | null;
+  readonly stride: number;
+  readonly padding: number;
+
+  constructor(readonly args: Conv2dArgs, init: Initializer) {
+    super();
+    const { inChannels, outChannels, kernelSize: k } = args;
+    this.stride = args.stride ?? 1;
+    this.padding = args.padding ?? 0;
+    const shape = [k, k, inChannels, outChannels];
+    this.weight = this.addParam('weight', initWeight(init, shape));
+    this.bias = args.bias === false ? null : this.addParam('bias', initBias(init, outChannels, fanIn(shape)));
+  }
+
+  /** [N, H, W, in] -> [N, H', W', out]; `relu` fuses the activation into the conv kernel. */
+  apply(x: tf.Tensor4D, relu = false): tf.Tensor4D {
+    return tf.fused.conv2d({
+      x,
+      filter: this.weight as tf.Tensor4D,
+      strides: this.stride,
+      pad: this.padding,
+      bias: this.bias ?? undefined,
+      activation: relu ? 'relu' : 'linear',
+    });
+  }
+}

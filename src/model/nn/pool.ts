@@ -1,0 +1,83 @@
+/**
+ * Pooling with PyTorch's semantics, in NHWC.
+ *
+ * `ceil_mode=True` (every max-pool in the course notes) rounds the output size up: the last window may
+ * hang over the bottom/right edge, and only the real pixels in it count. That is not TF's 'same'
+ * padding in general (at 112 -> 56 they agree, at 57 they do not), so we pad explicitly on the
+ * bottom/right only, which the pooling kernels treat as -infinity for max.
+ */
+import * as tf from '../../tf';
+
+/** PyTorch's pooling output size for one spatial dimension. */
+export function poolOutputSize(size: number, kernel: number, stride: number, padding = 0, ceilMode = false): number {
+  const span = size + 2 * padding - kernel;
+  if (span < 0) return 0;
+  let out = (ceilMode ? Math.ceil(span / stride) : Math.floor(span / stride)) + 1;
+  // PyTorch: the last window must start inside the input (or its left padding), else it is dropped.
+  if (ceilMode && (out - 1) * stride >= size + padding) out -= 1;
+  return out;
+}
+
+export interface MaxPoolArgs {
+  kernelSize: number;
+  stride: number;
+  padding?: number;
+  ceilMode?: boolean;
+}
+
+/** nn.MaxPool2d(kernel, stride, padding, ceil_mode): [N, H, W, C] -> [N, H', W', C]. */
+export function maxPool2d(x: tf.Tensor4D, args: MaxPoolArgs): tf.Tensor4D {
+  const { kernelSize: k, stride: s } = args;
+  const p = args.padding ?? 0;
+  const [, h, w] = x.shape;
+  const oh = poolOutputSize(h, k, s, p, args.ceilMode);
+  const ow = poolOutputSize(w, k, s, p, args.ceilMode);
+  if (oh < 1 || ow < 1) {
+    throw new Error(`max-pool ${k}x${k}/${s} needs at least ${k}x${k} pixels, got ${h}x${w}: use a larger --image-size`);
+  }
+  // Extra bottom/right padding so that the last (partial) window exists.
+  const extraH = Math.max(0, (oh - 1) * s + k - (h + 2 * p));
+  const extraW = Math.max(0, (ow - 1) * s + k - (w + 2 * p));
+  if (p === 0 && extraH === 0 && extraW === 0) return tf.maxPool(x, k, s, 'valid');
+  const pad: [[number, number], [number, number], [number, number], [number, number]] = [
+    [0, 0],
+    [p, p + extraH],
+    [p, p + extraW],
+    [0, 0],
+  ];
+  return tf.maxPool(x, k, s, pad as never);
+}
+
+/** nn.AvgPool2d(kernel, stride) without padding: [N, H, W, C] -> [N, H', W', C]. */
+export function avgPool2d(x: tf.Tensor4D, kernelSize: number, stride: number): tf.Tensor4D {
+  return tf.avgPool(x, kernelSize, stride, 'valid');
+}
+
+/**
+ * The averaging matrix of nn.AdaptiveAvgPool2d along one axis: row i averages input positions
+ * [floor(i*n/out), ceil((i+1)*n/out)). Shape [out, n].
+ */
+export function adaptivePoolMatrix(n: number, out: number): Float32Array {
+  const m = new Float32Array(out * n);
+  for (let i = 0; i < out; i++) {
+    const start = Math.floor((i * n) / out);
+    const end = Math.ceil(((i + 1) * n) / out);
+    for (let j = start; j < end; j++) m[i * n + j] = 1 / (end - start);
+  }
+  return m;
+}
+
+/** nn.AdaptiveAvgPool2d((oh, ow)): [N, H, W, C] -> [N, oh, ow, C], exact for any H, W. */
+export function adaptiveAvgPool2d(x: tf.Tensor4D, oh: number, ow: number): tf.Tensor4D {
+  const [n, h, w, c] = x.shape;
+  if (oh === 1 && ow === 1) return tf.mean(x, [1, 2], true) as tf.Tensor4D;
+  return tf.tidy(() => {
+    const ph = tf.tensor2d(adaptivePoolMatrix(h, oh), [oh, h]);
+    const pw = tf.tensor2d(adaptivePoolMatrix(w, ow), [ow, w]);
+    // Pool rows: [oh, H] x [H, N*W*C]
+    const rows = tf.matMul(ph, x.transpose([1, 0, 2, 3]).reshape([h, n * w * c])).reshape([oh, n, w, c]);
+    // Pool columns: [ow, W] x [W, oh*N*C]
+    const cols = tf.matMul(pw, rows.transpose([2, 0, 1, 3]).reshape([w, oh * n * c])).reshape([ow, oh, n, c]);
+    return cols.transpose([2, 1, 0, 3]) as tf.Tensor4D;
+  });
+}
