@@ -1,0 +1,92 @@
+#!/usr/bin/env node
+// The project's Jupyter kernel: tslab (TypeScript), started so that notebooks can import `src`.
+// `npm run kernel:install` registers it; Jupyter runs:  node scripts/tslab-kernel.js --config-path <connection file>
+//
+// Three things differ from a plain `tslab kernel`, each because a lesson needs it:
+// 1. The working directory is the repository root, not the notebook's folder. tslab compiles a cell and
+//    the local .ts files it imports with `rootDir` = the working directory and refuses files outside it
+//    ("File '.../src/tf.ts' is not under 'rootDir'"), so `import ... from '../src/...'` cannot work from
+//    notebooks/. From the root, every notebook (lessons and exercises alike) imports `./src/...`, and
+//    relative data paths (data_set/, runs/) mean the same as on the command line. The notebook's own
+//    folder is kept in GOOGLENET_NOTEBOOK_DIR.
+// 2. tsx's require hook is registered: src/tf.ts imports tfjs-core's gradient and chained-op modules,
+//    which tfjs ships only as ES modules; tsx turns them into CommonJS on the fly, as it does for the CLI.
+// 3. tslab runs the TypeScript compiler in watch mode with a fake one-slot timer and throws
+//    "Unexpected pending rebuildTimer" when a watched directory (node_modules, src) changes between two
+//    cells, after which the kernel is unusable. We let the slot hold several pending callbacks.
+'use strict';
+const path = require('path');
+
+const root = path.resolve(__dirname, '..');
+const args = process.argv.slice(2);
+const at = args.indexOf('--config-path');
+const configPath = at >= 0 ? args[at + 1] : '';
+if (!configPath) {
+  process.stderr.write('usage: node scripts/tslab-kernel.js --config-path <connection file> (Jupyter runs this)\n');
+  process.exit(2);
+}
+
+process.env.GOOGLENET_NOTEBOOK_DIR = process.env.GOOGLENET_NOTEBOOK_DIR || process.cwd();
+process.env.GOOGLENET_KERNEL = '1';
+process.chdir(root);
+
+const tslabDir = path.dirname(require.resolve('tslab/package.json', { paths: [root] }));
+const ts = require(require.resolve('@tslab/typescript-for-tslab', { paths: [tslabDir] }));
+patchWatchTimers(ts.sys);
+const { startKernel } = require(path.join(tslabDir, 'dist', 'main.js'));
+require(require.resolve('tsx/cjs', { paths: [root] }));
+startKernel({ configPath, enableFindLocal: false, jsKernel: false, globalVersion: '' });
+
+/**
+ * tslab's converter builds its compiler host on `Object.create(ts.sys)` and assigns its own
+ * setTimeout/clearTimeout, which keep a single pending timer. The TypeScript watcher schedules two
+ * kinds of timers (program update, invalidated module resolutions); when both are pending tslab throws.
+ * Accessors on ts.sys intercept tslab's assignment and merge pending callbacks into one slot.
+ */
+function patchWatchTimers(base) {
+  const plainSet = base.setTimeout;
+  const plainClear = base.clearTimeout;
+  const state = (o) => {
+    if (!Object.prototype.hasOwnProperty.call(o, '__googlenetTimers')) {
+      Object.defineProperty(o, '__googlenetTimers', { value: { set: null, clear: null, pending: null } });
+    }
+    return o.__googlenetTimers;
+  };
+  Object.defineProperty(base, 'setTimeout', {
+    configurable: true,
+    get() {
+      if (this === base || !state(this).set) return plainSet;
+      const s = state(this);
+      return (callback) => {
+        const prev = s.pending;
+        if (prev) s.clear.call(this, prev.handle);
+        const entry = { handle: null, run: prev ? () => { prev.run(); callback(); } : () => callback() };
+        s.pending = entry;
+        entry.handle = s.set.call(this, () => {
+          if (s.pending === entry) s.pending = null;
+          entry.run();
+        });
+        return entry;
+      };
+    },
+    set(fn) {
+      state(this).set = fn;
+    },
+  });
+  Object.defineProperty(base, 'clearTimeout', {
+    configurable: true,
+    get() {
+      if (this === base || !state(this).clear) return plainClear;
+      const s = state(this);
+      return (handle) => {
+        if (handle && s.pending === handle) {
+          s.pending = null;
+          s.clear.call(this, handle.handle);
+        }
+      };
+    },
+    set(fn) {
+      state(this).clear = fn;
+    },
+  });
+}
