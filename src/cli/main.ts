@@ -6,8 +6,10 @@ import { Command, CommanderError } from 'commander';
 import { UserError } from './errors';
 import * as backends from './commands/backends';
 import * as summary from './commands/summary';
+import * as importTorch from './commands/import_torch';
+import * as predict from './commands/predict';
 
-const COMMANDS: { register(program: Command): void }[] = [backends, summary];
+const COMMANDS: { register(program: Command): void }[] = [backends, summary, importTorch, predict];
 
 export async function main(argv: string[]): Promise<number> {
   const debug = argv.includes('--debug');

@@ -1,0 +1,50 @@
+/** `googlenet predict --checkpoint RUN IMAGE... [--top-k K] [--json]`: the notes' predict.py for many images. */
+import { Command } from 'commander';
+import { CheckpointError, loadCheckpoint } from '../../checkpoint/checkpoint';
+import { predictImages } from '../../train/predict';
+import { addBackendOption, startBackend } from '../backend_option';
+import { UserError } from '../errors';
+import { log, parseNumber, printJson } from '../io';
+
+interface Opts {
+  checkpoint: string;
+  topK: number;
+  json?: boolean;
+  backend: string;
+}
+
+export function register(program: Command): void {
+  const cmd = program
+    .command('predict')
+    .description('classify images with a checkpoint (top-k classes and probabilities)')
+    .argument('<images...>', 'image files')
+    .requiredOption('--checkpoint <dir>', 'checkpoint folder (a training run, or import-torch output)')
+    .option('--top-k <k>', 'how many classes to show per image', parseNumber('--top-k', { integer: true, min: 1 }), 5)
+    .option('--json', 'print JSON: [{image, predictions: [{index, className, probability}]}]');
+  addBackendOption(cmd).action(async (images: string[], opts: Opts) => {
+    await startBackend(opts.backend, { quiet: opts.json });
+    let ck;
+    try {
+      ck = await loadCheckpoint(opts.checkpoint, { auxLogits: false });
+    } catch (e) {
+      if (e instanceof CheckpointError) throw new UserError(e.message);
+      throw e;
+    }
+    const { results, failures } = await predictImages(ck.model, ck.metadata, images, opts.topK);
+    ck.model.dispose();
+    if (opts.json) printJson(results);
+    else {
+      for (const r of results) {
+        process.stdout.write(`${r.image}\n`);
+        for (const p of r.predictions) {
+          process.stdout.write(`  ${p.className.padEnd(16)} ${(p.probability * 100).toFixed(2).padStart(6)}%  (class ${p.index})\n`);
+        }
+      }
+    }
+    for (const f of failures) log(`googlenet: skipped ${f.error}`);
+    if (failures.length) {
+      if (results.length === 0) throw new UserError(failures.length === 1 ? failures[0].error : `none of the ${failures.length} images could be read`);
+      process.exitCode = 1;
+    }
+  });
+}
