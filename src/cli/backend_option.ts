@@ -26,7 +26,7 @@ export async function startBackend(requested: string, opts: { quiet?: boolean } 
   }
   if (!opts.quiet) {
     for (const s of choice.skipped.filter((r) => r.name === 'tensorflow-gpu' || r.name === 'webgpu')) {
-      if (!/not installed/.test(s.reason)) log(`backend ${s.name} not used: ${s.reason}`);
+      if (!/not installed/.test(s.reason) && !s.software) log(`backend ${s.name} not used: ${s.reason}`);
     }
     log(`backend: ${choice.name}${choice.report.device ? ` (${choice.report.device})` : ''}`);
   }

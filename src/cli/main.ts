@@ -8,8 +8,10 @@ import * as backends from './commands/backends';
 import * as summary from './commands/summary';
 import * as importTorch from './commands/import_torch';
 import * as predict from './commands/predict';
+import * as train from './commands/train';
+import * as evaluateCmd from './commands/evaluate';
 
-const COMMANDS: { register(program: Command): void }[] = [backends, summary, importTorch, predict];
+const COMMANDS: { register(program: Command): void }[] = [backends, summary, importTorch, train, evaluateCmd, predict];
 
 export async function main(argv: string[]): Promise<number> {
   const debug = argv.includes('--debug');
@@ -22,7 +24,7 @@ export async function main(argv: string[]): Promise<number> {
   for (const c of program.commands) c.exitOverride().configureOutput({ outputError: (s, write) => write(`googlenet: ${s.trim().replace(/^error: /, '')}\n`) });
   try {
     await program.parseAsync(argv, { from: 'user' });
-    return 0;
+    return typeof process.exitCode === 'number' ? process.exitCode : 0;
   } catch (e) {
     if (e instanceof CommanderError) {
       return e.code === 'commander.helpDisplayed' || e.code === 'commander.version' || e.code === 'commander.help' ? 0 : e.exitCode || 2;

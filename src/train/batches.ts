@@ -30,3 +30,23 @@ export function tensorSource(x: tf.Tensor4D, y: tf.Tensor1D, batchSize: number):
     },
   };
 }
+
+/** The part of data/loader.ts's DataLoader that training needs. */
+export interface ImageBatchLoader {
+  readonly dataset: { samples: unknown[] };
+  readonly batchesPerEpoch: number;
+  epoch(epoch: number): AsyncIterable<{ images: tf.Tensor4D; labels: tf.Tensor1D }>;
+}
+
+/** A DataLoader as a BatchSource (tensors handed over to the consumer, who disposes them). */
+export function fromDataLoader(loader: ImageBatchLoader): BatchSource {
+  return {
+    get size() {
+      return loader.dataset.samples.length;
+    },
+    batchesPerEpoch: () => loader.batchesPerEpoch,
+    async *epoch(e: number) {
+      for await (const b of loader.epoch(e)) yield { x: b.images, y: b.labels };
+    },
+  };
+}

@@ -1,0 +1,76 @@
+/** `googlenet evaluate --checkpoint RUN --data DIR [--json]`: accuracy, per-class accuracy, confusion matrix. */
+import { Command } from 'commander';
+import { CheckpointError, checkCompatible, loadCheckpoint } from '../../checkpoint/checkpoint';
+import { DataError } from '../../data/errors';
+import { scanImageFolder } from '../../data/image_folder';
+import { DataLoader } from '../../data/loader';
+import { evalTransform } from '../../data/transforms';
+import { fromDataLoader } from '../../train/batches';
+import { evaluate } from '../../train/evaluate';
+import { addBackendOption, startBackend } from '../backend_option';
+import { UserError } from '../errors';
+import { log, parseNumber, printJson } from '../io';
+
+interface Opts {
+  checkpoint: string;
+  data: string;
+  batchSize: number;
+  json?: boolean;
+  backend: string;
+}
+
+export function register(program: Command): void {
+  const cmd = program
+    .command('evaluate')
+    .description('evaluate a checkpoint on an ImageFolder (<class>/*.jpg): accuracy and confusion matrix')
+    .requiredOption('--checkpoint <dir>', 'checkpoint folder')
+    .requiredOption('--data <dir>', 'ImageFolder with the same class folders as the training data')
+    .option('--batch-size <n>', 'images per batch', parseNumber('--batch-size', { integer: true, min: 1 }), 32)
+    .option('--json', 'print JSON: {accuracy, count, classNames, confusion, perClass}');
+  addBackendOption(cmd).action(async (opts: Opts) => {
+    let ck;
+    let folder;
+    try {
+      folder = scanImageFolder(opts.data);
+    } catch (e) {
+      if (e instanceof DataError) throw new UserError(e.message);
+      throw e;
+    }
+    await startBackend(opts.backend, { quiet: opts.json });
+    try {
+      ck = await loadCheckpoint(opts.checkpoint, { auxLogits: false });
+    } catch (e) {
+      if (e instanceof CheckpointError) throw new UserError(e.message);
+      throw e;
+    }
+    const meta = ck.metadata;
+    try {
+      checkCompatible(meta, { classNames: folder.classes }, opts.checkpoint);
+    } catch (e) {
+      ck.model.dispose();
+      throw new UserError((e as Error).message);
+    }
+    const loader = new DataLoader({
+      dataset: folder,
+      transform: evalTransform(meta.imageSize),
+      batchSize: opts.batchSize,
+      normalization: meta.normalization,
+      onWarning: opts.json ? undefined : (msg) => log(`warning: ${msg}`),
+    });
+    const r = await evaluate(ck.model, fromDataLoader(loader), {
+      onBatch: opts.json || !process.stderr.isTTY ? undefined : (done, total) => process.stderr.write(`\revaluating ${done}/${total}${done === total ? '\n' : ''}`),
+    });
+    ck.model.dispose();
+    const perClass = Object.fromEntries(meta.classNames.map((c, i) => [c, r.perClass[i]]));
+    const out = { accuracy: r.accuracy, count: r.count, loss: r.loss, classNames: meta.classNames, confusion: r.confusion, perClass, skipped: loader.skipped };
+    if (opts.json) return printJson(out);
+    const w = Math.max(8, ...meta.classNames.map((c) => c.length));
+    const lines = [`accuracy ${(r.accuracy * 100).toFixed(2)}% on ${r.count} images (${opts.data})${loader.skipped ? `, ${loader.skipped} unreadable skipped` : ''}`, ''];
+    lines.push(`${'true \\ predicted'.padEnd(w + 2)}${meta.classNames.map((c) => c.slice(0, 9).padStart(10)).join('')}   accuracy`);
+    r.confusion.forEach((row, i) => {
+      const acc = r.perClass[i];
+      lines.push(`${meta.classNames[i].padEnd(w + 2)}${row.map((v) => String(v).padStart(10)).join('')}   ${acc === null ? '-' : (acc * 100).toFixed(1) + '%'}`);
+    });
+    process.stdout.write(lines.join('\n') + '\n');
+  });
+}
