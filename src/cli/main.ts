@@ -8,10 +8,12 @@ import * as backends from './commands/backends';
 import * as summary from './commands/summary';
 import * as importTorch from './commands/import_torch';
 import * as predict from './commands/predict';
+import * as split from './commands/split';
+import * as fetchData from './commands/fetch_data';
 import * as train from './commands/train';
 import * as evaluateCmd from './commands/evaluate';
 
-const COMMANDS: { register(program: Command): void }[] = [backends, summary, importTorch, train, evaluateCmd, predict];
+const COMMANDS: { register(program: Command): void }[] = [backends, summary, importTorch, train, evaluateCmd, predict, split, fetchData];
 
 export async function main(argv: string[]): Promise<number> {
   const debug = argv.includes('--debug');
