@@ -12,8 +12,9 @@ import * as split from './commands/split';
 import * as fetchData from './commands/fetch_data';
 import * as train from './commands/train';
 import * as evaluateCmd from './commands/evaluate';
+import * as bench from './commands/bench';
 
-const COMMANDS: { register(program: Command): void }[] = [backends, summary, importTorch, train, evaluateCmd, predict, split, fetchData];
+const COMMANDS: { register(program: Command): void }[] = [backends, summary, importTorch, train, evaluateCmd, predict, bench, split, fetchData];
 
 export async function main(argv: string[]): Promise<number> {
   const debug = argv.includes('--debug');

@@ -1,0 +1,83 @@
+/**
+ * `googlenet bench`: training and inference throughput of GoogLeNet on the current backend, with
+ * tensor counts (leaks), peak memory; `--loader-only` times the data pipeline instead.
+ */
+import { Command, Option } from 'commander';
+import { benchLoader } from '../../data/bench_loader';
+import { DataError } from '../../data/errors';
+import { isVariant, VARIANT_NAMES } from '../../model/specs';
+import { benchModelWithLeakCheck } from '../../train/bench';
+import { addBackendOption, startBackend } from '../backend_option';
+import { UserError } from '../errors';
+import { log, parseNumber, printJson } from '../io';
+
+interface Opts {
+  batchSize: number;
+  imageSize: number;
+  steps: number;
+  data?: string;
+  loaderOnly?: boolean;
+  variant: string;
+  limit?: number;
+  json?: boolean;
+  backend: string;
+}
+
+export function register(program: Command): void {
+  const cmd = program
+    .command('bench')
+    .description('measure training/inference images per second (or the data loader with --loader-only)')
+    .option('--batch-size <n>', 'images per batch', parseNumber('--batch-size', { integer: true, min: 1 }), 16)
+    .option('--image-size <px>', 'input size', parseNumber('--image-size', { integer: true, min: 32 }), 224)
+    .option('--steps <n>', 'timed steps (after one warm-up)', parseNumber('--steps', { integer: true, min: 1 }), 5)
+    .option('--data <dir>', 'ImageFolder (or split root) for --loader-only')
+    .option('--loader-only', 'time the training transform (RandomResizedCrop + flip + normalise) over --data')
+    .option('--limit <n>', 'with --loader-only: at most this many images', parseNumber('--limit', { integer: true, min: 1 }))
+    .addOption(new Option('--variant <name>', `model variant: ${VARIANT_NAMES.join('|')}`).default('course'))
+    .option('--json', 'print JSON');
+  addBackendOption(cmd).action(async (opts: Opts) => {
+    if (!isVariant(opts.variant)) throw new UserError(`unknown variant '${opts.variant}': use ${VARIANT_NAMES.join(' or ')}`);
+    if (opts.loaderOnly && !opts.data) throw new UserError('--loader-only needs --data DIR (an ImageFolder of photos)');
+    const choice = await startBackend(opts.backend, { quiet: opts.json });
+    const rss0 = process.memoryUsage().rss;
+    let peakRss = rss0;
+    const timer = setInterval(() => (peakRss = Math.max(peakRss, process.memoryUsage().rss)), 50);
+    try {
+      if (opts.loaderOnly) {
+        let r;
+        try {
+          r = await benchLoader({ data: opts.data!, imageSize: opts.imageSize, batchSize: opts.batchSize, limit: opts.limit });
+        } catch (e) {
+          if (e instanceof DataError) throw new UserError(e.message);
+          throw e;
+        }
+        const out = { backend: choice.name, imageSize: opts.imageSize, batchSize: opts.batchSize, images: r.images, seconds: r.seconds, loaderImagesPerSec: r.imagesPerSec, skipped: r.skipped };
+        if (opts.json) return printJson(out);
+        return log(`loader: ${r.imagesPerSec.toFixed(1)} img/s (${r.images} images at ${opts.imageSize} px in ${r.seconds.toFixed(2)} s)`);
+      }
+      const r = await benchModelWithLeakCheck({ variant: opts.variant, imageSize: opts.imageSize, batchSize: opts.batchSize, steps: opts.steps });
+      peakRss = Math.max(peakRss, process.memoryUsage().rss);
+      const out = {
+        backend: choice.name,
+        device: choice.report.device,
+        variant: opts.variant,
+        imageSize: opts.imageSize,
+        batchSize: opts.batchSize,
+        steps: opts.steps,
+        trainImagesPerSec: r.trainImagesPerSec,
+        evalImagesPerSec: r.evalImagesPerSec,
+        tensorsBefore: r.tensorsBefore,
+        tensorsAfter: r.tensorsAfter,
+        tensorsPerStep: r.tensorsPerStep,
+        peakRssMB: Math.round(peakRss / 2 ** 20),
+      };
+      if (opts.json) return printJson(out);
+      log(
+        `${choice.name}: train ${r.trainImagesPerSec.toFixed(2)} img/s, eval ${r.evalImagesPerSec.toFixed(2)} img/s ` +
+          `(${opts.variant}, ${opts.imageSize} px, batch ${opts.batchSize}, ${opts.steps} steps); tensors ${r.tensorsBefore} -> ${r.tensorsAfter}; peak RSS ${out.peakRssMB} MB`,
+      );
+    } finally {
+      clearInterval(timer);
+    }
+  });
+}
