@@ -41,10 +41,10 @@ export function register(program: Command): void {
         }
       }
     }
-    for (const f of failures) log(`googlenet: skipped ${f.error}`);
-    if (failures.length) {
-      if (results.length === 0) throw new UserError(failures.length === 1 ? failures[0].error : `none of the ${failures.length} images could be read`);
-      process.exitCode = 1;
+    if (failures.length && results.length === 0) {
+      throw new UserError(failures.length === 1 ? failures[0].error : `none of the ${failures.length} images could be read: ${failures[0].error}, ...`);
     }
+    for (const f of failures) log(`googlenet: skipped ${f.error}`);
+    if (failures.length) process.exitCode = 1;
   });
 }
