@@ -1,78 +1,52 @@
 /**
- * Training kernels that tfjs-backend-wasm 4.22 lacks. Without Conv2DBackpropFilter a conv net cannot
- * train on wasm at all. This first version computes the filter gradient with a direct loop over the
- * wasm heap (correct, not fast): dW[kh,kw,ci,co] = sum_{n,y,x} xpad[n, y*s+kh, x*s+kw, ci] * dy[n,y,x,co].
+ * Training kernels for tfjs-backend-wasm 4.22, which ships no Conv2DBackpropFilter (a conv net cannot
+ * train on it as shipped), a scalar-loop Conv2DBackpropInput ~9x slower than its forward conv, a
+ * MaxPoolGrad that is slow and misroutes the gradient of all-zero windows, and a BatchMatMul that leaves
+ * XNNPACK whenever an operand is transposed (every dense-layer gradient).
+ *
+ * The replacements (src/backend/wasm/) express each gradient through the backend's own XNNPACK kernels
+ * (Conv2D, BatchMatMul) plus cheap data movement on the wasm heap, and free every intermediate, so that
+ * neither tensors nor XNNPACK's operator caches grow from step to step.
  */
 import * as tf from '../tf';
-import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
+import { batchMatMul } from './wasm/batch_mat_mul';
+import { saveOriginal } from './wasm/common';
+import { conv2DBackpropFilter, conv2DBackpropInput } from './wasm/conv_backprop';
+import { maxPoolGrad } from './wasm/max_pool_grad';
+import { identity, slice, splitV } from './wasm/slice';
 
-type Conv2DBackpropFilterAttrs = {
-  strides: [number, number] | number;
-  pad: 'valid' | 'same' | number | tf.backend_util.ExplicitPadding;
-  dataFormat: 'NHWC' | 'NCHW';
-  dimRoundingMode?: 'floor' | 'round' | 'ceil';
-  filterShape: [number, number, number, number];
-};
-
-function conv2DBackpropFilter(args: {
-  inputs: tf.NamedTensorInfoMap;
-  backend: tf.KernelBackend;
-  attrs?: tf.NamedAttrMap;
-}): tf.TensorInfo {
-  const backend = args.backend as unknown as BackendWasm;
-  const { x, dy } = args.inputs as { x: tf.TensorInfo; dy: tf.TensorInfo };
-  const { strides, pad, dataFormat, dimRoundingMode, filterShape } = args.attrs as unknown as Conv2DBackpropFilterAttrs;
-  if (dataFormat === 'NCHW') throw new Error('Conv2DBackpropFilter on wasm supports NHWC only');
-  const info = tf.backend_util.computeConv2DInfo(
-    x.shape as [number, number, number, number],
-    filterShape,
-    strides,
-    1,
-    pad,
-    dimRoundingMode,
-  );
-  const { batchSize: n, inHeight: h, inWidth: w, inChannels: ci, outHeight: oh, outWidth: ow, outChannels: co } = info;
-  const { filterHeight: kh, filterWidth: kw, strideHeight: sh, strideWidth: sw } = info;
-  const top = info.padInfo.top;
-  const left = info.padInfo.left;
-  const xs = backend.typedArrayFromHeap(x) as Float32Array;
-  const dys = backend.typedArrayFromHeap(dy) as Float32Array;
-  const out = backend.makeOutput(filterShape, 'float32');
-  const dw = backend.typedArrayFromHeap(out) as Float32Array;
-  dw.fill(0);
-  for (let b = 0; b < n; b++) {
-    for (let yy = 0; yy < oh; yy++) {
-      for (let xx = 0; xx < ow; xx++) {
-        const dyOff = ((b * oh + yy) * ow + xx) * co;
-        for (let fy = 0; fy < kh; fy++) {
-          const iy = yy * sh + fy - top;
-          if (iy < 0 || iy >= h) continue;
-          for (let fx = 0; fx < kw; fx++) {
-            const ix = xx * sw + fx - left;
-            if (ix < 0 || ix >= w) continue;
-            const xOff = ((b * h + iy) * w + ix) * ci;
-            const wOff = (fy * kw + fx) * ci * co;
-            for (let c = 0; c < ci; c++) {
-              const xv = xs[xOff + c];
-              if (xv === 0) continue;
-              const row = wOff + c * co;
-              for (let o = 0; o < co; o++) dw[row + o] += xv * dys[dyOff + o];
-            }
-          }
-        }
-      }
-    }
-  }
-  return out;
-}
+const KERNELS: [string, tf.KernelFunc][] = [
+  ['Conv2DBackpropFilter', conv2DBackpropFilter as unknown as tf.KernelFunc],
+  ['Conv2DBackpropInput', conv2DBackpropInput as unknown as tf.KernelFunc],
+  ['MaxPoolGrad', maxPoolGrad as unknown as tf.KernelFunc],
+  ['BatchMatMul', batchMatMul as unknown as tf.KernelFunc],
+  ['Slice', slice as unknown as tf.KernelFunc],
+  ['SplitV', splitV as unknown as tf.KernelFunc],
+  ['Identity', identity as unknown as tf.KernelFunc],
+];
 
 let registered = false;
 
-/** Register the missing training kernels for the wasm backend (idempotent). */
+/**
+ * Register the training kernels for the wasm backend (idempotent). Call before `tf.setBackend('wasm')`
+ * (later works too). Replaced kernels keep the shipped kernel's setup, and fall back to it for cases
+ * they do not handle.
+ */
 export function registerWasmTrainingKernels(): void {
   if (registered) return;
+  // The wasm package registers its kernels when it loads.
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  require('@tensorflow/tfjs-backend-wasm');
   registered = true;
-  if (!tf.getKernel('Conv2DBackpropFilter', 'wasm')) {
-    tf.registerKernel({ kernelName: 'Conv2DBackpropFilter', backendName: 'wasm', kernelFunc: conv2DBackpropFilter as tf.KernelFunc });
+  for (const [kernelName, kernelFunc] of KERNELS) {
+    const original = saveOriginal(kernelName);
+    if (original) tf.unregisterKernel(kernelName, 'wasm'); // re-registering would print a warning
+    tf.registerKernel({
+      kernelName,
+      backendName: 'wasm',
+      kernelFunc,
+      setupFunc: original?.setupFunc,
+      disposeFunc: original?.disposeFunc,
+    });
   }
 }

@@ -1,0 +1,57 @@
+/**
+ * BatchMatMul for the wasm backend. The shipped kernel runs XNNPACK's GEMM only without transposes
+ * (and batch 1); with transposeA or transposeB, which is every gradient of a dense layer, it falls
+ * back to a scalar loop (~100 ms for a 2048x1024 fc gradient at batch 16). Here a transposed operand
+ * is transposed explicitly, or the product is computed transposed (C^T = op(B)^T op(A)^T), whichever
+ * moves less data, so that the GEMM always runs on XNNPACK.
+ *
+ * XNNPACK packs the second operand (the "weights") before multiplying, at several times the cost of
+ * a transpose per element, and caches the packing per tensor: free for inference, where the weights
+ * stay, but paid on every step of training, where they change. So while a gradient tape is recording
+ * (training), a product whose second operand is the larger one is computed transposed as well.
+ */
+import * as tf from '../../tf';
+import { BackendWasm, Info, KernelArgs, dispose, run, sizeOf, transposed2d, view, wasmKernel } from './common';
+
+/** Relative cost per element of XNNPACK's weight packing and of a transpose. */
+const PACK = 8;
+const TRANSPOSE = 1;
+
+export function batchMatMul(args: KernelArgs): Info {
+  const backend = args.backend as unknown as BackendWasm;
+  const { a, b } = args.inputs as { a: Info; b: Info };
+  const { transposeA, transposeB } = args.attrs as unknown as { transposeA: boolean; transposeB: boolean };
+  const original = () => wasmKernel('BatchMatMul').kernelFunc(args as never) as Info;
+  const training = tf.engine().state.gradientDepth > 0;
+  if ((!transposeA && !transposeB && !training) || a.dtype !== 'float32' || b.dtype !== 'float32') return original();
+  const ra = a.shape.length;
+  const rb = b.shape.length;
+  if (ra < 2 || rb < 2 || sizeOf(a.shape.slice(0, -2)) !== 1 || sizeOf(b.shape.slice(0, -2)) !== 1) return original();
+  const [a0, a1] = a.shape.slice(ra - 2);
+  const [b0, b1] = b.shape.slice(rb - 2);
+  const m = transposeA ? a1 : a0;
+  const k = transposeA ? a0 : a1;
+  const kb = transposeB ? b1 : b0;
+  const n = transposeB ? b0 : b1;
+  if (k !== kb) return original(); // let the shipped kernel report the mismatch
+  const outShape = tf.broadcast_util.assertAndGetBroadcastShape(a.shape.slice(0, -2), b.shape.slice(0, -2)).concat([m, n]);
+  const sa = m * k;
+  const sb = k * n;
+  const direct = TRANSPOSE * ((transposeA ? sa : 0) + (transposeB ? sb : 0)) + PACK * sb;
+  const flipped = TRANSPOSE * ((transposeB ? 0 : sb) + (transposeA ? 0 : sa) + m * n) + PACK * sa;
+  if (direct <= flipped) {
+    if (!transposeA && !transposeB) return original();
+    const A = transposeA ? transposed2d(backend, a, a0, a1) : a;
+    const B = transposeB ? transposed2d(backend, b, b0, b1) : b;
+    const out = run(backend, 'BatchMatMul', { a: view(A, [1, m, k]), b: view(B, [1, k, n]) }, { transposeA: false, transposeB: false });
+    dispose(backend, A === a ? null : A, B === b ? null : B);
+    return view(out, outShape);
+  }
+  // C^T [n, m] = op(B)^T [n, k] . op(A)^T [k, m]
+  const A2 = transposeB ? b : transposed2d(backend, b, b0, b1);
+  const B2 = transposeA ? a : transposed2d(backend, a, a0, a1);
+  const outT = run(backend, 'BatchMatMul', { a: view(A2, [1, n, k]), b: view(B2, [1, k, m]) }, { transposeA: false, transposeB: false });
+  const out = transposed2d(backend, outT, n, m);
+  dispose(backend, outT, A2 === b ? null : A2, B2 === a ? null : B2);
+  return view(out, outShape);
+}

@@ -1,0 +1,120 @@
+/**
+ * Helpers for kernels that run on the wasm backend and call its own (XNNPACK) kernels from inside.
+ *
+ * Rules every kernel here follows:
+ * - Intermediate tensors made by inner kernel calls live only in the backend (the engine does not track
+ *   them): each one is freed with `backend.disposeData` before the kernel returns. Freeing also drops
+ *   any XNNPACK operator the wasm backend cached for that tensor id (conv filters, matmul weights).
+ * - The wasm heap can grow (and its ArrayBuffer be replaced) on any allocation, so typed-array views
+ *   of the heap are taken after the last allocation and never kept across kernel calls.
+ */
+import * as tf from '../../tf';
+import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
+
+export type { BackendWasm };
+export type Info = tf.TensorInfo;
+
+export interface KernelArgs {
+  inputs: tf.NamedTensorInfoMap;
+  backend: tf.KernelBackend;
+  attrs?: tf.NamedAttrMap;
+}
+
+/** The wasm kernels registered before ours replaced some of them (so ours can fall back to them). */
+const originals = new Map<string, tf.KernelConfig>();
+
+/** Remember the wasm backend's own kernel before it is replaced. */
+export function saveOriginal(name: string): tf.KernelConfig | undefined {
+  if (!originals.has(name)) {
+    const k = tf.getKernel(name, 'wasm');
+    if (k) originals.set(name, k);
+  }
+  return originals.get(name);
+}
+
+/** The wasm backend's own kernel (the original where ours replaced it). */
+export function wasmKernel(name: string): tf.KernelConfig {
+  const k = originals.get(name) ?? tf.getKernel(name, 'wasm');
+  if (!k) throw new Error(`the wasm backend has no ${name} kernel`);
+  return k;
+}
+
+/** Run one of the wasm backend's kernels directly (not through the engine: nothing is tracked). */
+export function run(backend: BackendWasm, name: string, inputs: Record<string, Info>, attrs: object = {}): Info {
+  const out = wasmKernel(name).kernelFunc({
+    inputs: inputs as tf.NamedTensorInfoMap,
+    backend: backend as unknown as tf.KernelBackend,
+    attrs: attrs as tf.NamedAttrMap,
+  });
+  if (Array.isArray(out)) throw new Error(`${name} returned several tensors`);
+  return out as Info;
+}
+
+/** Free intermediates made by `run` or `backend.makeOutput`. */
+export function dispose(backend: BackendWasm, ...infos: (Info | null | undefined)[]): void {
+  for (const t of infos) if (t) backend.disposeData(t.dataId);
+}
+
+/** The same data seen with another shape (no copy; the caller must not dispose it). */
+export function view(t: Info, shape: number[]): Info {
+  return { dataId: t.dataId, shape, dtype: t.dtype };
+}
+
+/** A float32 view of a tensor's data on the wasm heap; valid until the next allocation. */
+export function f32(backend: BackendWasm, t: Info): Float32Array {
+  return backend.typedArrayFromHeap(t) as Float32Array;
+}
+
+export function sizeOf(shape: number[]): number {
+  let n = 1;
+  for (const d of shape) n *= d;
+  return n;
+}
+
+/**
+ * Cache-blocked 2-D transpose: src [rows, cols] -> dst [cols, rows]. Offsets are element indices into
+ * the two arrays (which may be the same heap, at different places).
+ */
+export function transpose2d(src: Float32Array, srcOff: number, rows: number, cols: number, dst: Float32Array, dstOff: number): void {
+  const B = 32;
+  for (let r0 = 0; r0 < rows; r0 += B) {
+    const r1 = Math.min(rows, r0 + B);
+    for (let c0 = 0; c0 < cols; c0 += B) {
+      const c1 = Math.min(cols, c0 + B);
+      for (let r = r0; r < r1; r++) {
+        let s = srcOff + r * cols + c0;
+        let d = dstOff + c0 * rows + r;
+        for (let c = c0; c < c1; c++) {
+          dst[d] = src[s++];
+          d += rows;
+        }
+      }
+    }
+  }
+}
+
+/**
+ * A tensor that aliases `length` elements of `base` from element `offset` on (no copy), for feeding a
+ * window of a buffer to a wasm kernel. Release it with `releaseAlias`, never `dispose` (which would
+ * free the base's memory).
+ */
+export function alias(backend: BackendWasm, base: Info, offset: number, shape: number[]): Info {
+  return backend.makeOutput(shape, base.dtype, memoryOffset(backend, base) + 4 * offset);
+}
+
+export function releaseAlias(backend: BackendWasm, t: Info): void {
+  const data = backend.dataIdMap.get(t.dataId) as unknown as { id: number } | undefined;
+  if (!data) return;
+  backend.wasm.tfjs.disposeData(data.id); // unregisters the id (and drops any XNNPACK operator cached for it)
+  backend.dataIdMap.delete(t.dataId);
+}
+
+/** The transpose of a 2-D view [rows, cols] of `t`, by the wasm Transpose kernel (a new tensor). */
+export function transposed2d(backend: BackendWasm, t: Info, rows: number, cols: number): Info {
+  return run(backend, 'Transpose', { x: view(t, [rows, cols]) }, { perm: [1, 0] });
+}
+
+/** Byte offset of a tensor's data on the wasm heap. */
+export function memoryOffset(backend: BackendWasm, t: Info): number {
+  return (backend.dataIdMap.get(t.dataId) as unknown as { memoryOffset: number }).memoryOffset;
+}

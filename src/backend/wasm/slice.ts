@@ -1,0 +1,87 @@
+/**
+ * Slice, SplitV and Identity for the wasm backend without whole-tensor copies. The shipped Slice reads
+ * its whole input out of the heap (`readSync`, a copy) before slicing, once per output, so SplitV (the
+ * gradient of every inception concat) copies its input once per branch; Identity copies too. Here
+ * slices copy only their own bytes, run by run, inside the heap (memmove), and Identity shares the data
+ * (reference-counted, as the cpu backend and the wasm Reshape do).
+ */
+import * as tf from '../../tf';
+import { BackendWasm, Info, KernelArgs, memoryOffset, wasmKernel } from './common';
+
+function bytesPerElement(dtype: tf.DataType): number {
+  return dtype === 'bool' ? 1 : 4;
+}
+
+/** Copy x[begin : begin + size] into `out` (a new tensor of shape `size`). */
+function copySlice(backend: BackendWasm, x: Info, begin: number[], size: number[], out: Info): void {
+  const shape = x.shape;
+  const rank = shape.length;
+  const bpe = bytesPerElement(x.dtype);
+  // The innermost block that is contiguous in x: dims j..rank-1 where all dims after j are whole.
+  let j = rank - 1;
+  while (j > 0 && size[j] === shape[j]) j--;
+  let run = 1;
+  for (let d = j; d < rank; d++) run *= size[d];
+  if (run === 0) return;
+  const strides = new Array<number>(rank).fill(1);
+  for (let d = rank - 2; d >= 0; d--) strides[d] = strides[d + 1] * shape[d + 1];
+  let src = 0;
+  for (let d = 0; d < rank; d++) src += begin[d] * strides[d];
+  const heap = (backend.wasm as unknown as { HEAPU8: Uint8Array }).HEAPU8;
+  const xBase = memoryOffset(backend, x);
+  let dst = memoryOffset(backend, out);
+  const runBytes = run * bpe;
+  // Odometer over the outer dims 0..j-1.
+  const idx = new Array<number>(j).fill(0);
+  for (;;) {
+    heap.copyWithin(dst, xBase + src * bpe, xBase + src * bpe + runBytes);
+    dst += runBytes;
+    let d = j - 1;
+    while (d >= 0) {
+      idx[d]++;
+      src += strides[d];
+      if (idx[d] < size[d]) break;
+      src -= size[d] * strides[d];
+      idx[d] = 0;
+      d--;
+    }
+    if (d < 0) return;
+  }
+}
+
+export function slice(args: KernelArgs): Info {
+  const backend = args.backend as unknown as BackendWasm;
+  const { x } = args.inputs as { x: Info };
+  if (x.dtype === 'string' || x.dtype === 'complex64') return wasmKernel('Slice').kernelFunc(args as never) as Info;
+  const { begin, size } = args.attrs as unknown as { begin: number | number[]; size: number | number[] };
+  const [b, s] = tf.slice_util.parseSliceParams(x, begin, size);
+  const out = backend.makeOutput(s, x.dtype);
+  copySlice(backend, x, b, s, out);
+  return out;
+}
+
+export function splitV(args: KernelArgs): Info[] {
+  const backend = args.backend as unknown as BackendWasm;
+  const { x } = args.inputs as { x: Info };
+  if (x.dtype === 'string' || x.dtype === 'complex64') return wasmKernel('SplitV').kernelFunc(args as never) as Info[];
+  const { numOrSizeSplits, axis } = args.attrs as unknown as { numOrSizeSplits: number | number[]; axis: number };
+  const ax = tf.util.parseAxisParam(axis, x.shape)[0];
+  const sizes = tf.backend_util.prepareSplitSize(x, numOrSizeSplits, ax);
+  const begin = new Array<number>(x.shape.length).fill(0);
+  return sizes.map((n) => {
+    const size = x.shape.slice();
+    size[ax] = n;
+    const out = backend.makeOutput(size, x.dtype);
+    copySlice(backend, x, begin, size, out);
+    begin[ax] += n;
+    return out;
+  });
+}
+
+export function identity(args: KernelArgs): Info {
+  const backend = args.backend as unknown as BackendWasm;
+  const { x } = args.inputs as { x: Info };
+  if (x.dtype === 'string') return wasmKernel('Identity').kernelFunc(args as never) as Info;
+  backend.incRef(x.dataId);
+  return { dataId: x.dataId, shape: x.shape, dtype: x.dtype };
+}

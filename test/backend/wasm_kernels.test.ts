@@ -1,0 +1,288 @@
+/**
+ * The wasm training kernels (src/backend/wasm_kernels.ts) against the cpu backend: conv gradients for
+ * every kernel size, stride and padding GoogLeNet uses, the ceil-mode max-pool gradient, the dense-layer
+ * products, slices, a whole GoogLeNet training step (loss and every parameter gradient), and a leak
+ * check over 20 Adam steps (tensors, backend buffers and the wasm heap stay flat).
+ */
+import { test, before } from 'node:test';
+import assert from 'node:assert/strict';
+import * as tf from '../../src/tf';
+import '@tensorflow/tfjs-backend-cpu';
+import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
+import { initBackend } from '../../src/backend/select';
+import { registerWasmTrainingKernels } from '../../src/backend/wasm_kernels';
+import { createGoogLeNet, GoogLeNet } from '../../src/model/googlenet';
+import { maxPool2d } from '../../src/model/nn/pool';
+import { Rng } from '../../src/util/rng';
+
+before(async () => {
+  await initBackend('wasm');
+});
+
+function randn(n: number, seed: number): Float32Array {
+  const rng = new Rng(seed);
+  const a = new Float32Array(n);
+  for (let i = 0; i < n; i++) a[i] = rng.uniform(-1, 1) + rng.uniform(-1, 1);
+  return a;
+}
+
+/** max |a - b| / max |b| */
+function relErr(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  assert.equal(a.length, b.length, 'sizes differ');
+  let diff = 0;
+  let scale = 0;
+  for (let i = 0; i < a.length; i++) {
+    diff = Math.max(diff, Math.abs(a[i] - b[i]));
+    scale = Math.max(scale, Math.abs(b[i]));
+  }
+  return scale === 0 ? diff : diff / scale;
+}
+
+/** Run f on the cpu backend and on wasm; f returns plain arrays (and disposes its tensors). */
+async function onBoth<T>(f: () => T): Promise<{ cpu: T; wasm: T }> {
+  await tf.setBackend('cpu');
+  const cpu = f();
+  await tf.setBackend('wasm');
+  const wasm = f();
+  return { cpu, wasm };
+}
+
+function assertClose(name: string, wasm: ArrayLike<number>, cpu: ArrayLike<number>, tol = 1e-3): void {
+  const e = relErr(wasm, cpu);
+  assert.ok(e < tol, `${name}: relative error ${e.toExponential(2)} >= ${tol}`);
+}
+
+function read(t: tf.Tensor): Float32Array {
+  const v = t.dataSync() as Float32Array;
+  t.dispose();
+  return Float32Array.from(v);
+}
+
+type Pad = number | 'same' | 'valid';
+interface ConvCase {
+  n: number;
+  h: number;
+  w: number;
+  ci: number;
+  co: number;
+  k: number;
+  s: number;
+  p: Pad;
+  what: string;
+}
+
+const CONV_CASES: ConvCase[] = [
+  { n: 2, h: 7, w: 7, ci: 8, co: 12, k: 1, s: 1, p: 0, what: '1x1, odd size, batch 2 (fewer in than out channels)' },
+  { n: 1, h: 8, w: 8, ci: 12, co: 5, k: 1, s: 1, p: 0, what: '1x1, even size, batch 1 (more in than out channels)' },
+  { n: 6, h: 30, w: 30, ci: 7, co: 9, k: 1, s: 1, p: 0, what: '1x1, sum split over image chunks' },
+  { n: 2, h: 9, w: 9, ci: 5, co: 7, k: 3, s: 1, p: 1, what: '3x3 pad 1, odd size, batch 2' },
+  { n: 1, h: 8, w: 8, ci: 6, co: 4, k: 3, s: 1, p: 1, what: '3x3 pad 1, even size, batch 1' },
+  { n: 5, h: 32, w: 32, ci: 8, co: 8, k: 3, s: 1, p: 1, what: '3x3 pad 1, sum split over image chunks' },
+  { n: 2, h: 7, w: 7, ci: 4, co: 6, k: 5, s: 1, p: 2, what: '5x5 pad 2, odd size, batch 2' },
+  { n: 1, h: 6, w: 6, ci: 3, co: 5, k: 5, s: 1, p: 2, what: '5x5 pad 2, even size, batch 1' },
+  { n: 2, h: 16, w: 16, ci: 3, co: 8, k: 7, s: 2, p: 3, what: '7x7/2 pad 3 (conv1), even size, batch 2' },
+  { n: 1, h: 15, w: 15, ci: 3, co: 8, k: 7, s: 2, p: 3, what: '7x7/2 pad 3 (conv1), odd size, batch 1' },
+  { n: 2, h: 8, w: 8, ci: 4, co: 6, k: 3, s: 2, p: 0, what: '3x3/2 valid' },
+  { n: 1, h: 9, w: 9, ci: 3, co: 4, k: 3, s: 2, p: 1, what: '3x3/2 pad 1' },
+  { n: 2, h: 9, w: 9, ci: 3, co: 5, k: 4, s: 1, p: 'same', what: '4x4 same (asymmetric padding)' },
+];
+
+function outSize(size: number, k: number, s: number, p: Pad): number {
+  if (p === 'same') return Math.ceil(size / s);
+  if (p === 'valid') return Math.floor((size - k) / s) + 1;
+  return Math.floor((size + 2 * p - k) / s) + 1;
+}
+
+for (const c of CONV_CASES) {
+  test(`Conv2DBackpropFilter and Conv2DBackpropInput match cpu: ${c.what}`, async () => {
+    const oh = outSize(c.h, c.k, c.s, c.p);
+    const ow = outSize(c.w, c.k, c.s, c.p);
+    const xs = randn(c.n * c.h * c.w * c.ci, 1);
+    const ws = randn(c.k * c.k * c.ci * c.co, 2);
+    const dys = randn(c.n * oh * ow * c.co, 3);
+    const r = await onBoth(() => {
+      const x = tf.tensor4d(xs, [c.n, c.h, c.w, c.ci]);
+      const f = tf.tensor4d(ws, [c.k, c.k, c.ci, c.co]);
+      const dy = tf.tensor4d(dys, [c.n, oh, ow, c.co]);
+      const common = { strides: c.s, pad: c.p, dataFormat: 'NHWC' };
+      const dw = tf.engine().runKernel('Conv2DBackpropFilter', { x, dy }, { ...common, filterShape: [c.k, c.k, c.ci, c.co] }) as tf.Tensor;
+      const dx = tf.engine().runKernel('Conv2DBackpropInput', { dy, filter: f }, { ...common, inputShape: [c.n, c.h, c.w, c.ci] }) as tf.Tensor;
+      assert.deepEqual(dw.shape, [c.k, c.k, c.ci, c.co]);
+      assert.deepEqual(dx.shape, [c.n, c.h, c.w, c.ci]);
+      tf.dispose([x, f, dy]);
+      return [read(dw), read(dx)];
+    });
+    assertClose('dW', r.wasm[0], r.cpu[0]);
+    assertClose('dX', r.wasm[1], r.cpu[1]);
+  });
+}
+
+test('tf.grads of a biased conv + ReLU (the training path of BasicConv2d) match cpu', async () => {
+  const [n, h, ci, co] = [2, 9, 6, 10];
+  const xs = randn(n * h * h * ci, 4);
+  const ws = randn(9 * ci * co, 5);
+  const bs = randn(co, 6);
+  const r = await onBoth(() => {
+    const x = tf.tensor4d(xs, [n, h, h, ci]);
+    const w = tf.tensor4d(ws, [3, 3, ci, co]);
+    const b = tf.tensor1d(bs);
+    const g = tf.grads((a: tf.Tensor, f: tf.Tensor, bias: tf.Tensor) =>
+      tf.fused.conv2d({ x: a as tf.Tensor4D, filter: f as tf.Tensor4D, bias, strides: 1, pad: 1, activation: 'relu' }).square().sum(),
+    );
+    const out = g([x, w, b]).map(read);
+    tf.dispose([x, w, b]);
+    return out;
+  });
+  ['dx', 'dW', 'db'].forEach((name, i) => assertClose(name, r.wasm[i], r.cpu[i]));
+});
+
+const POOL_CASES: { h: number; k: number; s: number; p: number; what: string }[] = [
+  { h: 7, k: 3, s: 2, p: 0, what: '3x3/2 ceil, odd size (last window hangs over)' },
+  { h: 8, k: 3, s: 2, p: 0, what: '3x3/2 ceil, even size' },
+  { h: 14, k: 3, s: 2, p: 0, what: '3x3/2 ceil, 14 -> 7' },
+  { h: 7, k: 3, s: 1, p: 1, what: '3x3/1 pad 1 (inception branch4)' },
+  { h: 7, k: 2, s: 2, p: 0, what: '2x2/2 ceil (torchvision maxpool4)' },
+];
+
+for (const c of POOL_CASES) {
+  for (const relu of [false, true]) {
+    test(`max-pool gradient (ceil mode) matches cpu: ${c.what}${relu ? ', ReLU input with tied zeros' : ''}`, async () => {
+      const [n, ch] = [2, 5];
+      const xs = randn(n * c.h * c.h * ch, 7);
+      if (relu) for (let i = 0; i < xs.length; i++) xs[i] = Math.max(0, xs[i] - 0.8);
+      const probe = maxPool2d(tf.zeros([n, c.h, c.h, ch]) as tf.Tensor4D, { kernelSize: c.k, stride: c.s, padding: c.p, ceilMode: true });
+      const outShape = probe.shape;
+      probe.dispose();
+      const rs = randn(outShape.reduce((a, b) => a * b, 1), 8);
+      const r = await onBoth(() => {
+        const x = tf.tensor4d(xs, [n, c.h, c.h, ch]);
+        const weights = tf.tensor(rs, outShape);
+        const g = tf.grad((t: tf.Tensor) => maxPool2d(t as tf.Tensor4D, { kernelSize: c.k, stride: c.s, padding: c.p, ceilMode: true }).mul(weights).sum());
+        const out = [read(maxPool2d(x, { kernelSize: c.k, stride: c.s, padding: c.p, ceilMode: true })), read(g(x))];
+        tf.dispose([x, weights]);
+        return out;
+      });
+      assertClose('forward', r.wasm[0], r.cpu[0], 1e-6);
+      assertClose('gradient', r.wasm[1], r.cpu[1]);
+    });
+  }
+}
+
+test('BatchMatMul with every transpose combination, in and out of a gradient tape, matches cpu', async () => {
+  const [m, k, n] = [6, 300, 200];
+  const as = randn(m * k, 9);
+  const bs = randn(k * n, 10);
+  const r = await onBoth(() => {
+    const out: Float32Array[] = [];
+    for (const tA of [false, true]) {
+      for (const tB of [false, true]) {
+        const a = tA ? tf.tensor2d(as, [k, m]) : tf.tensor2d(as, [m, k]);
+        const b = tB ? tf.tensor2d(bs, [n, k]) : tf.tensor2d(bs, [k, n]);
+        out.push(read(tf.matMul(a, b, tA, tB)));
+        // Under a tape (training) the product may be computed transposed.
+        const g = tf.grads((x: tf.Tensor, y: tf.Tensor) => tf.matMul(x as tf.Tensor2D, y as tf.Tensor2D, tA, tB).square().sum());
+        out.push(...g([a, b]).map(read));
+        tf.dispose([a, b]);
+      }
+    }
+    const a3 = tf.tensor3d(as.subarray(0, 2 * 3 * 50), [2, 3, 50]);
+    const b3 = tf.tensor3d(bs.subarray(0, 2 * 50 * 4), [2, 4, 50]);
+    out.push(read(tf.matMul(a3, b3, false, true))); // batched: the shipped kernel
+    tf.dispose([a3, b3]);
+    return out;
+  });
+  r.wasm.forEach((v, i) => assertClose(`product ${i}`, v, r.cpu[i]));
+});
+
+test('Slice, SplitV and Identity match cpu', async () => {
+  const xs = randn(2 * 5 * 6 * 7, 11);
+  const r = await onBoth(() => {
+    const x = tf.tensor4d(xs, [2, 5, 6, 7]);
+    const out = [
+      ...tf.split(x, [2, 3, 2], 3).map(read),
+      ...tf.split(x, [1, 4], 1).map(read),
+      read(tf.slice(x, [1, 1, 2, 3], [1, 3, 4, 2])),
+      read(tf.slice(x, [0, 2, 0, 0], [2, 2, 6, 7])),
+      read(tf.clone(x)),
+    ];
+    x.dispose();
+    return out;
+  });
+  r.wasm.forEach((v, i) => assertClose(`slice ${i}`, v, r.cpu[i], 1e-7));
+  const x = tf.tensor1d([1, 2, 3]);
+  const y = tf.clone(x);
+  x.dispose();
+  assert.deepEqual(Array.from(y.dataSync()), [1, 2, 3], 'a clone outlives its source');
+  y.dispose();
+});
+
+function trainingLoss(model: GoogLeNet, x: tf.Tensor4D, labels: tf.Tensor2D, seed: { next: number }): tf.Scalar {
+  const out = model.forward(x, { training: true, nextSeed: () => seed.next++ });
+  const ce = (logits: tf.Tensor2D) => tf.losses.softmaxCrossEntropy(labels, logits) as tf.Scalar;
+  return ce(out.logits).add(ce(out.aux1!).add(ce(out.aux2!)).mul(0.3)) as tf.Scalar;
+}
+
+test('a whole GoogLeNet training step (64 px, batch 2, aux heads, dropout): loss and every gradient match cpu', async () => {
+  const [n, s, classes] = [2, 64, 5];
+  const xs = randn(n * s * s * 3, 12);
+  const r = await onBoth(() => {
+    const model = createGoogLeNet({ variant: 'course', numClasses: classes, auxLogits: true, seed: 3 });
+    const x = tf.tensor4d(xs, [n, s, s, 3]);
+    const labels = tf.oneHot(tf.tensor1d([1, 3], 'int32'), classes) as tf.Tensor2D;
+    const params = model.namedParameters();
+    // Dropout masks come from seeded tf.randomUniform, computed in JS: the same on both backends.
+    const seed = { next: 1000 };
+    const { value, grads } = tf.variableGrads(() => trainingLoss(model, x, labels, seed), params.map(([, v]) => v));
+    const out = { loss: read(value)[0], grads: params.map(([name, v]) => [name, read(grads[v.name])] as const) };
+    tf.dispose([x, labels]);
+    model.dispose();
+    return out;
+  });
+  assert.ok(Number.isFinite(r.cpu.loss));
+  assert.ok(Math.abs(r.wasm.loss - r.cpu.loss) / Math.abs(r.cpu.loss) < 1e-3, `loss wasm ${r.wasm.loss} cpu ${r.cpu.loss}`);
+  assert.equal(r.wasm.grads.length, r.cpu.grads.length);
+  let worst = 0;
+  r.cpu.grads.forEach(([name, g], i) => {
+    const e = relErr(r.wasm.grads[i][1], g);
+    worst = Math.max(worst, e);
+    assert.ok(e < 1e-3, `${name}: relative error ${e.toExponential(2)}`);
+  });
+  assert.ok(worst < 1e-3);
+});
+
+test('20 training steps on wasm leak nothing: tensors, backend buffers and the wasm heap stay flat', async () => {
+  await tf.setBackend('wasm');
+  registerWasmTrainingKernels(); // idempotent
+  const backend = tf.backend() as unknown as BackendWasm;
+  const heap = () => (backend.wasm as unknown as { HEAP8: Int8Array }).HEAP8.length;
+  const model = createGoogLeNet({ variant: 'course', numClasses: 5, auxLogits: true, seed: 4 });
+  const x = tf.tensor4d(randn(2 * 64 * 64 * 3, 13), [2, 64, 64, 3]);
+  const labels = tf.oneHot(tf.tensor1d([0, 4], 'int32'), 5) as tf.Tensor2D;
+  const optimizer = tf.train.adam(3e-4);
+  const vars = model.namedParameters().map(([, v]) => v);
+  const seed = { next: 1 };
+  const losses: number[] = [];
+  const step = () => {
+    const loss = optimizer.minimize(() => trainingLoss(model, x, labels, seed), true, vars)!;
+    losses.push(loss.dataSync()[0]);
+    loss.dispose();
+  };
+  // Adam's slots appear on the first step; the heap settles at its high-water mark within a few.
+  for (let i = 0; i < 5; i++) step();
+  const before = { tensors: tf.memory().numTensors, buffers: backend.numDataIds(), heap: heap() };
+  for (let i = 0; i < 20; i++) step();
+  const after = { tensors: tf.memory().numTensors, buffers: backend.numDataIds(), heap: heap() };
+  assert.deepEqual(after, before);
+  assert.ok(losses.every(Number.isFinite));
+  assert.ok(losses[losses.length - 1] < losses[0], `loss should fall on a fixed batch: ${losses[0]} -> ${losses[losses.length - 1]}`);
+  optimizer.dispose();
+  tf.dispose([x, labels]);
+  model.dispose();
+});
+
+test('registerWasmTrainingKernels provides the training kernels on wasm', () => {
+  registerWasmTrainingKernels();
+  for (const k of ['Conv2DBackpropFilter', 'Conv2DBackpropInput', 'MaxPoolGrad', 'BatchMatMul', 'Slice', 'SplitV', 'Identity']) {
+    assert.ok(tf.getKernel(k, 'wasm'), `${k} is not registered for wasm`);
+  }
+});
