@@ -91,11 +91,19 @@ export function resampleWidth(image: RgbImage, width: number, into?: Uint8Array)
       let r = half;
       let g = half;
       let b = half;
-      for (let x = 0; x < n; x++, p += 3) {
-        const w = weights[kb++];
-        r = (r + src[p] * w) | 0;
-        g = (g + src[p + 1] * w) | 0;
-        b = (b + src[p + 2] * w) | 0;
+      if (n === 2) {
+        const w0 = weights[kb];
+        const w1 = weights[kb + 1];
+        r = (r + src[p] * w0 + src[p + 3] * w1) | 0;
+        g = (g + src[p + 1] * w0 + src[p + 4] * w1) | 0;
+        b = (b + src[p + 2] * w0 + src[p + 5] * w1) | 0;
+      } else {
+        for (let x = 0; x < n; x++, p += 3) {
+          const w = weights[kb++];
+          r = (r + src[p] * w) | 0;
+          g = (g + src[p + 1] * w) | 0;
+          b = (b + src[p + 2] * w) | 0;
+        }
       }
       out[o++] = clip8(r);
       out[o++] = clip8(g);
@@ -154,28 +162,48 @@ export function writeResized(image: RgbImage, width: number, height: number, fli
   }
   const need = width * image.height * 3;
   if (width !== image.width && scratch.length < need) scratch = new Uint8Array(need);
-  const h = resampleWidth(image, width, width !== image.width ? scratch : undefined);
-  const src = h.data;
+  const src = resampleWidth(image, width, width !== image.width ? scratch : undefined).data;
   const rowLen = width * 3;
+  if (height === image.height) {
+    writeTable({ data: src, width, height }, flip, lut, out, offset);
+    return;
+  }
+  const { bounds, weights, ksize } = cachedCoefficients(image.height, height);
   const half = 1 << (PRECISION_BITS - 1);
-  const same = height === h.height;
-  const { bounds, weights, ksize } = same ? { bounds: new Int32Array(0), weights: new Int32Array(0), ksize: 0 } : cachedCoefficients(h.height, height);
+  // Destination walk: left to right, or right to left for a mirror (pixel by pixel, channels in order).
+  const step = flip ? -3 : 3;
   for (let yy = 0; yy < height; yy++) {
-    const o = offset + yy * rowLen;
-    const n = same ? 1 : bounds[yy * 2 + 1];
-    const first = same ? yy * rowLen : bounds[yy * 2] * rowLen;
-    const w0 = same ? 1 << PRECISION_BITS : weights[yy * ksize];
-    const w1 = n > 1 ? weights[yy * ksize + 1] : 0;
-    const second = n > 1 ? first + rowLen : first;
-    const w2 = n > 2 ? weights[yy * ksize + 2] : 0;
-    const third = n > 2 ? first + 2 * rowLen : first;
-    if (n > 3) throw new Error('writeResized: more than 3 taps (a downscaled axis) is for libvips');
-    for (let x = 0; x < width; x++) {
-      const s = x * 3;
-      const d = o + (flip ? width - 1 - x : x) * 3;
-      out[d] = lut[clip8((half + src[first + s] * w0 + src[second + s] * w1 + src[third + s] * w2) | 0)];
-      out[d + 1] = lut[256 + clip8((half + src[first + s + 1] * w0 + src[second + s + 1] * w1 + src[third + s + 1] * w2) | 0)];
-      out[d + 2] = lut[512 + clip8((half + src[first + s + 2] * w0 + src[second + s + 2] * w1 + src[third + s + 2] * w2) | 0)];
+    const n = bounds[yy * 2 + 1];
+    const r0 = bounds[yy * 2] * rowLen;
+    const kb = yy * ksize;
+    let d = offset + yy * rowLen + (flip ? rowLen - 3 : 0);
+    const w0 = weights[kb];
+    if (n === 1) {
+      for (let s = r0; s < r0 + rowLen; s += 3, d += step) {
+        out[d] = lut[clip8((half + src[s] * w0) | 0)];
+        out[d + 1] = lut[256 + clip8((half + src[s + 1] * w0) | 0)];
+        out[d + 2] = lut[512 + clip8((half + src[s + 2] * w0) | 0)];
+      }
+    } else if (n === 2) {
+      const w1 = weights[kb + 1];
+      for (let s = r0; s < r0 + rowLen; s += 3, d += step) {
+        const t = s + rowLen;
+        out[d] = lut[clip8((half + src[s] * w0 + src[t] * w1) | 0)];
+        out[d + 1] = lut[256 + clip8((half + src[s + 1] * w0 + src[t + 1] * w1) | 0)];
+        out[d + 2] = lut[512 + clip8((half + src[s + 2] * w0 + src[t + 2] * w1) | 0)];
+      }
+    } else if (n === 3) {
+      const w1 = weights[kb + 1];
+      const w2 = weights[kb + 2];
+      for (let s = r0; s < r0 + rowLen; s += 3, d += step) {
+        const t = s + rowLen;
+        const u = t + rowLen;
+        out[d] = lut[clip8((half + src[s] * w0 + src[t] * w1 + src[u] * w2) | 0)];
+        out[d + 1] = lut[256 + clip8((half + src[s + 1] * w0 + src[t + 1] * w1 + src[u + 1] * w2) | 0)];
+        out[d + 2] = lut[512 + clip8((half + src[s + 2] * w0 + src[t + 2] * w1 + src[u + 2] * w2) | 0)];
+      }
+    } else {
+      throw new Error(`writeResized: ${n} taps: a shrinking axis belongs to libvips`);
     }
   }
 }

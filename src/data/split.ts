@@ -72,6 +72,7 @@ export function splitImageFolder(args: SplitArgs): SplitResult {
   if (path.resolve(args.out).startsWith(path.resolve(args.source) + path.sep)) {
     throw new DataError(`--out ${args.out} is inside --source ${args.source}: its train/ and val/ would become classes`);
   }
+  for (const s of ['train', 'val']) fs.mkdirSync(path.join(args.out, s), { recursive: true });
   const result: SplitResult = { classes: [], train: 0, val: 0, linked: 0 };
   const total = folder.samples.length;
   let done = 0;
