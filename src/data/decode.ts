@@ -12,11 +12,14 @@
  *   an image already at the output size is not resampled at all.
  * - shrink-on-load for JPEG when the output is 4x or more smaller than the crop: libjpeg decodes at
  *   1/2, 1/4 or 1/8 and libvips resizes the rest (sharp's rule that keeps a 2x final reduce).
+ * - BMP and Netpbm (.bmp/.ppm/.pgm, in torchvision's IMG_EXTENSIONS) through bitmap_formats.ts, which
+ *   this libvips build cannot read.
  * Corrupt, truncated, empty or non-image input rejects with an Error naming the cause.
  */
 import { promises as fsp } from 'fs';
 import sharp, { Sharp, SharpOptions } from 'sharp';
 import { Rng } from '../util/rng';
+import { decodeBitmap, sniffBitmap } from './bitmap_formats';
 import { readJpegHeader } from './jpeg_header';
 import { flipHorizontal, resampleHeight, resampleWidth } from './resample';
 import { identityPlan, ImagePlan, isResized, RgbImage, Transform } from './transforms';
@@ -56,7 +59,17 @@ async function bytesOf(source: ImageSource): Promise<Buffer> {
 /** Header facts needed to plan: the oriented size, the format, alpha. Reads no pixels. */
 export async function imageInfo(source: ImageSource): Promise<ImageInfo> {
   const buf = await bytesOf(source);
-  return infoOf(buf);
+  return (await probe(buf)).info;
+}
+
+/** What the file is; BMP and Netpbm, which libvips here cannot read, come decoded already. */
+async function probe(buf: Buffer): Promise<{ info: ImageInfo; decoded?: RgbImage }> {
+  const bitmap = sniffBitmap(buf);
+  if (bitmap) {
+    const decoded = decodeBitmap(buf);
+    return { info: { width: decoded.width, height: decoded.height, format: bitmap, orientation: 1, hasAlpha: false, channels: 3 }, decoded };
+  }
+  return { info: await infoOf(buf) };
 }
 
 async function infoOf(buf: Buffer): Promise<ImageInfo> {
@@ -107,10 +120,10 @@ export async function loadImage(source: ImageSource, opts: LoadOptions = {}): Pr
 /** As loadImage, with the JS steps left to the caller (see PendingImage). */
 export async function loadPending(source: ImageSource, opts: LoadOptions = {}): Promise<{ pending: PendingImage; plan: ImagePlan }> {
   const buf = await bytesOf(source);
-  const info = await infoOf(buf);
+  const { info, decoded } = await probe(buf);
   const start = identityPlan(info.width, info.height);
   const plan = opts.transform ? opts.transform(start, opts.rng ?? new Rng(0)) : start;
-  return { pending: await render(buf, info, plan), plan };
+  return { pending: await render(buf, info, plan, decoded), plan };
 }
 
 /** Run the JS steps of a PendingImage: the final RGB bytes. */
@@ -121,10 +134,12 @@ export function finish(p: PendingImage): RgbImage {
 }
 
 /** Run a plan on an image: one libvips pass (crop, shrinking axes, colour), the rest left pending. */
-export async function render(buf: Buffer, info: ImageInfo, plan: ImagePlan): Promise<PendingImage> {
+export async function render(buf: Buffer, info: ImageInfo, plan: ImagePlan, decoded?: RgbImage): Promise<PendingImage> {
   const { crop, width, height } = plan;
   let pipeline: Sharp;
-  if (info.hasAlpha) {
+  if (decoded) {
+    pipeline = sharp(decoded.data, { raw: { width: decoded.width, height: decoded.height, channels: 3 } });
+  } else if (info.hasAlpha) {
     // PIL's convert('RGB') drops alpha before anything else; sharp would resize premultiplied.
     const straight = await sharp(buf, OPEN_OPTIONS).autoOrient().removeAlpha().raw().toBuffer({ resolveWithObject: true });
     pipeline = sharp(straight.data, { raw: { width: straight.info.width, height: straight.info.height, channels: straight.info.channels } });

@@ -77,11 +77,27 @@ test('Resize((224,224)) and resized crops + ToTensor + Normalize match torchvisi
     { name: 'crop exact size', file: f('photo.jpg'), ops: [['resized_crop', 3, 5, 224, 224, 224, 224]], ours: compose(crop(3, 5, 224, 224, 224, 224)), levels: 0 },
     { name: 'toTensor only', file: f('up.png'), ops: [['resize', 224, 224]], ours: resize224, normalize: false, levels: 0 },
   ];
-  const spec = jobs.map((j, i) => ({ file: j.file, out: f(`ref${i}.f32`), ops: j.ops, normalize: j.normalize ?? true }));
+  // Formats that sharp's libvips cannot read (bitmap_formats.ts), written by PIL.
+  const converts = [
+    ['mixed.png', 'rgb.bmp', 'RGB'],
+    ['down.png', 'palette.bmp', 'P'],
+    ['up.png', 'grey.bmp', 'L'],
+    ['up.png', 'mono.bmp', '1'],
+    ['mixed2.png', 'rgb.ppm', 'RGB'],
+    ['up.png', 'grey.pgm', 'L'],
+    ['exact.png', 'mono.pbm', '1'],
+  ];
+  for (const [, dst] of converts) {
+    jobs.push({ name: dst, file: f(dst), ops: [['resize', 224, 224]], ours: resize224, levels: dst === 'rgb.bmp' || dst === 'rgb.ppm' || dst === 'palette.bmp' ? 8 : 0 });
+  }
+  const spec = [
+    ...converts.map(([src, dst, mode]) => ({ convert: [f(src), f(dst), mode] })),
+    ...jobs.map((j, i) => ({ file: j.file, out: f(`ref${i}.f32`), ops: j.ops, normalize: j.normalize ?? true })),
+  ];
   fs.writeFileSync(f('jobs.json'), JSON.stringify(spec));
   runPython(ORACLE, [f('jobs.json')]);
   for (const [i, job] of jobs.entries()) {
-    const ref = new Float32Array(new Uint8Array(fs.readFileSync(spec[i].out)).buffer);
+    const ref = new Float32Array(new Uint8Array(fs.readFileSync(f(`ref${i}.f32`))).buffer);
     const got = await ours(job);
     assert.equal(got.length, ref.length, job.name);
     let max = 0;

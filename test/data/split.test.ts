@@ -62,10 +62,7 @@ test('bin/googlenet split: JSON result, and one-line errors', () => {
     { name: 'x', train: 16, val: 4 },
     { name: 'y', train: 25, val: 6 },
   ]);
-  const again = runCli(['split', '--source', src, '--out', out]);
-  assert.equal(again.status, 1);
-  assert.match(again.stderr, /^googlenet: .*train already exists and is not empty: choose another --out or remove it first\n$/);
   const empty = runCli(['split', '--source', tmpDir('split-empty-'), '--out', path.join(out, 'z')]);
   assert.equal(empty.status, 1);
-  assert.match(empty.stderr, /^googlenet: No class folders in .*: expected .*\/<class>\/\*\.jpg \(run: bin\/googlenet split/);
+  assert.match(empty.stderr, /^googlenet: No class folders in .*: expected .*\/<class>\/\*\.jpg \(run: bin\/googlenet split[^\n]*\n$/);
 });

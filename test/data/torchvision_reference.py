@@ -6,6 +6,8 @@ A job: {"file": PATH, "out": PATH, "ops": [...]} with ops applied in order, torc
   ["resized_crop", top, left, h, w, H, W]  what RandomResizedCrop does once get_params chose the box
   ["hflip"]
 then ToTensor + Normalize(0.5, 0.5) unless "normalize" is false (then ToTensor only).
+A job {"convert": [SRC, DST, MODE]} instead saves SRC converted to PIL mode MODE as DST (format from
+its extension: .bmp, .ppm, .pgm...), to make files in formats only PIL writes here.
 The image is opened as ImageFolder's pil_loader does: Image.open(f).convert("RGB").
 """
 import json
@@ -18,7 +20,10 @@ from torchvision.transforms import InterpolationMode
 
 def main():
     jobs = json.load(open(sys.argv[1]))
-    for job in jobs:
+    for job in [j for j in jobs if "convert" in j]:
+        src, dst, mode = job["convert"]
+        Image.open(src).convert(mode).save(dst)
+    for job in [j for j in jobs if "convert" not in j]:
         with open(job["file"], "rb") as f:
             img = Image.open(f).convert("RGB")
         for op in job["ops"]:
