@@ -130,3 +130,22 @@ test('prefetch: the next batches are decoded while the caller is busy', async ()
   second.value!.dispose();
   await it.return?.(undefined);
 });
+
+test('prefetch keeps going while a synchronous training step blocks the main thread', async () => {
+  const root = await folder(8); // 24 images
+  const loader = new DataLoader({ dataset: scanImageFolder(root), transform: evalTransform(16), batchSize: 4, prefetch: 2 });
+  const it = loader.epoch(0)[Symbol.asyncIterator]();
+  (await it.next()).value!.dispose();
+  const block = (ms: number) => {
+    const end = Date.now() + ms;
+    while (Date.now() < end);
+  };
+  // Two "training steps" with one event-loop turn between them: each image needs one turn to start
+  // and one to finish, so the whole window (4 served + 12 ahead) is decoded by now.
+  block(250);
+  await new Promise((r) => setImmediate(r));
+  block(250);
+  await new Promise((r) => setImmediate(r));
+  assert.equal(loader.decoded, 16);
+  await it.return?.(undefined);
+});
