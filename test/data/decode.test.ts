@@ -59,6 +59,15 @@ test('EXIF orientation is applied (a phone photo comes out upright), and read fr
   let diff = 0;
   for (let i = 0; i < card.length; i++) diff += Math.abs(img.data[i] - card[i]);
   assert.ok(diff / card.length < 6, `upright image differs by ${diff / card.length} on average`);
+  // A crop (and mirror) is in upright coordinates, as on the upright original.
+  for (const orientation of [3, 6, 8]) {
+    const angle = { 3: 180, 6: -90, 8: 90 }[orientation]!;
+    await sharp(card, { raw: { width: w, height: h, channels: 3 } }).rotate(angle).withMetadata({ orientation }).png().toFile(f(`exif${orientation}.png`));
+    const cut = (plan: Parameters<ReturnType<typeof randomResizedCrop>>[0]) => ({ ...plan, crop: { left: 5, top: 3, width: 20, height: 12 }, width: 20, height: 12, flip: true });
+    const want = await loadImage(f('upright.png'), { transform: cut });
+    const got = await loadImage(f(`exif${orientation}.png`), { transform: cut });
+    assert.ok(Buffer.from(got.image.data).equals(Buffer.from(want.image.data)), `orientation ${orientation}`);
+  }
   // The JS header reader agrees with sharp's metadata on size, channels and orientation.
   await rawImage(50, 30, 5).jpeg({ progressive: true }).toFile(f('prog.jpg'));
   for (const name of ['exif6.jpg', 'prog.jpg']) {
