@@ -114,12 +114,16 @@ async function extract(file: string, dir: string, onProgress?: (p: FetchProgress
   }
 }
 
-/** Remove what a previous fetch or the shipped sample left in `out`, if allowed. */
-function clearOut(out: string, force: boolean): void {
-  if (!fs.existsSync(out) || fs.readdirSync(out).length === 0) return;
+/** Refuse an `out` that holds data other than the shipped sample, unless forced. */
+function checkReplaceable(out: string, force: boolean): void {
+  if (force || !fs.existsSync(out) || fs.readdirSync(out).length === 0) return;
   const license = path.join(out, 'LICENSE.txt');
   const isSample = fs.existsSync(license) && fs.readFileSync(license, 'utf8').startsWith(SAMPLE_MARKER);
-  if (!isSample && !force) throw new DataError(`${out} already holds data: pass --force to replace it, or choose another --out`);
+  if (!isSample) throw new DataError(`${out} already holds data: pass --force to replace it, or choose another --out`);
+}
+
+/** Remove what a previous fetch or the shipped sample left in `out`. */
+function clearOut(out: string): void {
   for (const name of ['train', 'val', 'LICENSE.txt']) fs.rmSync(path.join(out, name), { recursive: true, force: true });
 }
 
@@ -127,6 +131,7 @@ export async function fetchFlowerData(args: FetchArgs): Promise<FetchResult> {
   const source = args.from ?? FLOWER_PHOTOS_URL;
   const log = args.onLog ?? (() => undefined);
   const out = path.resolve(args.out);
+  checkReplaceable(out, args.force ?? false); // before any download
   const work = `${out}.partial-${process.pid}`;
   fs.rmSync(work, { recursive: true, force: true });
   fs.mkdirSync(work, { recursive: true });
@@ -161,7 +166,7 @@ export async function fetchFlowerData(args: FetchArgs): Promise<FetchResult> {
       seed: args.seed ?? 0,
       onProgress: (done, n) => args.onProgress?.({ phase: 'split', done, total: n }),
     });
-    clearOut(out, args.force ?? false);
+    clearOut(out);
     fs.mkdirSync(out, { recursive: true });
     for (const s of ['train', 'val']) fs.renameSync(path.join(staged, s), path.join(out, s));
     const license = path.join(root, 'LICENSE.txt');
