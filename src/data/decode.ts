@@ -46,17 +46,13 @@ const OPEN_OPTIONS: SharpOptions = { failOn: 'error', ignoreIcc: true };
 /** Shrink-on-load only where the output is this many times smaller than the crop on both axes. */
 const SHRINK_ON_LOAD_MIN_FACTOR = 4;
 
-function describe(source: ImageSource): string {
-  return typeof source === 'string' ? source : `${source.length}-byte buffer`;
-}
-
 async function bytesOf(source: ImageSource): Promise<Buffer> {
   const buf = typeof source === 'string' ? await fsp.readFile(source) : source;
   if (buf.length === 0) throw new Error('empty file');
   return buf;
 }
 
-/** Header facts needed to plan: the oriented size, the format, alpha. Reads no pixels. */
+/** Header facts needed to plan: the oriented size, the format, alpha (BMP and Netpbm are decoded to know). */
 export async function imageInfo(source: ImageSource): Promise<ImageInfo> {
   const buf = await bytesOf(source);
   return (await probe(buf)).info;
@@ -178,9 +174,4 @@ export async function render(buf: Buffer, info: ImageInfo, plan: ImagePlan, deco
     throw new Error(`decoded ${out.width}x${out.height}, planned ${vipsWidth}x${vipsHeight}${isResized(plan) ? '' : ' (no resize)'}`);
   }
   return { pixels: { data, width: out.width, height: out.height }, width, height, flip: plan.flip && grows };
-}
-
-/** For messages: what a source is. */
-export function sourceName(source: ImageSource): string {
-  return describe(source);
 }

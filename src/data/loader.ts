@@ -11,7 +11,8 @@
  * The loader keeps no tensor: images wait as bytes and become a tensor only when their batch is handed
  * over, so leaving an epoch early (`break`) leaks nothing.
  *
- * Memory stays flat: at most `prefetch` batches of decoded bytes wait ahead of the caller.
+ * Memory stays flat: at most `prefetch` batches of decoded bytes wait ahead of the caller, plus the
+ * one being gathered; a batch's float buffer is made when it is handed over.
  *
  * A file that cannot be decoded (corrupt, truncated, empty, not an image) is skipped: reported once
  * through `onWarning`, counted in `skipped`, replaced in its batch by the next good image, and not
