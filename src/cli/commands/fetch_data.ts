@@ -2,6 +2,7 @@
  * `googlenet fetch-data [--out data_set/flower_data] [--from FILE_OR_DIR_OR_URL]`: the full flower
  * photos, downloaded (or from a local archive or folder), checked, and split 9:1 into OUT/{train,val}.
  */
+import * as fs from 'fs';
 import * as path from 'path';
 import { Command } from 'commander';
 import { DataError } from '../../data/errors';
@@ -21,7 +22,7 @@ interface Opts {
 /** The repository root: the nearest folder above this file with a package.json. */
 function repoRoot(): string {
   let dir = __dirname;
-  while (!require('fs').existsSync(path.join(dir, 'package.json')) && path.dirname(dir) !== dir) dir = path.dirname(dir);
+  while (!fs.existsSync(path.join(dir, 'package.json')) && path.dirname(dir) !== dir) dir = path.dirname(dir);
   return dir;
 }
 
