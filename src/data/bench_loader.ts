@@ -17,7 +17,7 @@ export interface BenchLoaderArgs {
   imageSize: number;
   /** Images per batch. */
   batchSize: number;
-  /** Use at most this many images (the first ones, class by class in folder order is avoided: spread over classes). */
+  /** Use at most this many images, taken evenly across the folder so that every class is in. */
   limit?: number;
   /** Untimed warm-up images first (file cache, JIT, sharp's start). Default: one batch. */
   warmup?: number;
