@@ -194,6 +194,19 @@ test('BatchMatMul with every transpose combination, in and out of a gradient tap
   r.wasm.forEach((v, i) => assertClose(`product ${i}`, v, r.cpu[i]));
 });
 
+test('Sum over leading axes (bias gradients), with and without keepDims, matches cpu', async () => {
+  const xs = randn(3 * 5 * 6 * 7, 14);
+  const r = await onBoth(() => {
+    const x = tf.tensor4d(xs, [3, 5, 6, 7]);
+    const out = [read(tf.sum(x, [0, 1, 2])), read(tf.sum(x, [0, 1], true)), read(tf.sum(x, 0)), read(tf.sum(x, [1, 2])), read(tf.sum(x))];
+    x.dispose();
+    return out;
+  });
+  r.wasm.forEach((v, i) => assertClose(`sum ${i}`, v, r.cpu[i], 1e-6));
+  const shape = tf.tidy(() => tf.sum(tf.ones([4, 2, 3]), [0, 1], true).shape);
+  assert.deepEqual(shape, [1, 1, 3]);
+});
+
 test('Slice, SplitV and Identity match cpu', async () => {
   const xs = randn(2 * 5 * 6 * 7, 11);
   const r = await onBoth(() => {
@@ -282,7 +295,7 @@ test('20 training steps on wasm leak nothing: tensors, backend buffers and the w
 
 test('registerWasmTrainingKernels provides the training kernels on wasm', () => {
   registerWasmTrainingKernels();
-  for (const k of ['Conv2DBackpropFilter', 'Conv2DBackpropInput', 'MaxPoolGrad', 'BatchMatMul', 'Slice', 'SplitV', 'Identity']) {
+  for (const k of ['Conv2DBackpropFilter', 'Conv2DBackpropInput', 'MaxPoolGrad', 'BatchMatMul', 'Slice', 'SplitV', 'Identity', 'Sum']) {
     assert.ok(tf.getKernel(k, 'wasm'), `${k} is not registered for wasm`);
   }
 });

@@ -15,7 +15,7 @@
  * cache and P^T stays small; the partial sums are added.
  */
 import * as tf from '../../tf';
-import { BackendWasm, Info, KernelArgs, alias, dispose, f32, releaseAlias, run, transpose2d, transposed2d, view, wasmKernel } from './common';
+import { BackendWasm, Info, KernelArgs, alias, dispose, f32, memoryOffset, releaseAlias, run, transpose2d, transposed2d, view, wasmKernel } from './common';
 
 type Pad = 'valid' | 'same' | number | tf.backend_util.ExplicitPadding;
 
@@ -101,31 +101,31 @@ export function conv2DBackpropInput(args: KernelArgs): Info {
 }
 
 /**
- * Most GEMM columns (N*oh*ow) per product, and most elements of P^T, before the sum is split by images:
- * the GEMM packs its weights operand (the dy rows) first, at a cost per element several times a
- * multiply-add, and that operand should stay in cache while the product runs.
+ * GEMM columns (output pixels) per product. XNNPACK's GEMM streams whole rows of both operands for
+ * every tile and packs its second operand first; with a long reduction (N*oh*ow columns) neither
+ * fits in cache. Splitting the sum into chunks of ~512 columns keeps both panels in L1/L2 (about 20%
+ * faster here), at the cost of adding the partial products.
  */
-const MAX_K = 4096;
-const MAX_PT = 4 << 20;
+const CHUNK = 512;
 
-/** The transposed im2col matrix P^T [kh*kw*ci, nc*oh*ow] of xt [ci, nc, h, w]. */
+/**
+ * Columns [r0*ow, r1*ow) of the transposed im2col matrix P^T [kh*kw*ci, n*oh*ow] of x, where xt is x
+ * transposed to [ci, n, h, w]; written to pt as [kh*kw*ci, (r1-r0)*ow]. Rows r are output rows (b, y),
+ * r = b*oh + y.
+ */
 function im2colT(
-  xt: Float32Array,
-  pt: Float32Array,
-  ci: number,
-  nc: number,
-  h: number,
-  w: number,
-  oh: number,
-  ow: number,
-  kh: number,
-  kw: number,
-  sh: number,
-  sw: number,
-  padTop: number,
-  padLeft: number,
+  heap: Float32Array,
+  xtBase: number,
+  ptBase: number,
+  info: tf.backend_util.Conv2DInfo,
+  r0: number,
+  r1: number,
 ): void {
-  const k = nc * oh * ow;
+  const { batchSize: n, inHeight: h, inWidth: w, inChannels: ci, outHeight: oh, outWidth: ow } = info;
+  const { filterHeight: kh, filterWidth: kw, strideHeight: sh, strideWidth: sw } = info;
+  const padTop = info.padInfo.top;
+  const padLeft = info.padInfo.left;
+  const k = (r1 - r0) * ow;
   for (let ky = 0; ky < kh; ky++) {
     for (let kx = 0; kx < kw; kx++) {
       // Output columns x whose input column x*sw+kx-padLeft lies inside [0, w).
@@ -135,23 +135,21 @@ function im2colT(
       if (x1 > ow) x1 = ow;
       if (x1 < x0) x1 = x0;
       for (let c = 0; c < ci; c++) {
-        const row = ((ky * kw + kx) * ci + c) * k;
-        for (let b = 0; b < nc; b++) {
-          for (let y = 0; y < oh; y++) {
-            const d = row + (b * oh + y) * ow;
-            const iy = y * sh + ky - padTop;
-            if (iy < 0 || iy >= h) {
-              pt.fill(0, d, d + ow);
-              continue;
-            }
-            for (let x = 0; x < x0; x++) pt[d + x] = 0;
-            for (let x = x1; x < ow; x++) pt[d + x] = 0;
-            const s = ((c * nc + b) * h + iy) * w + kx - padLeft;
-            if (sw === 1) {
-              for (let x = x0; x < x1; x++) pt[d + x] = xt[s + x];
-            } else {
-              for (let x = x0; x < x1; x++) pt[d + x] = xt[s + x * sw];
-            }
+        let d = ptBase + ((ky * kw + kx) * ci + c) * k;
+        for (let r = r0; r < r1; r++, d += ow) {
+          const b = (r / oh) | 0;
+          const iy = (r - b * oh) * sh + ky - padTop;
+          if (iy < 0 || iy >= h) {
+            heap.fill(0, d, d + ow);
+            continue;
+          }
+          for (let x = 0; x < x0; x++) heap[d + x] = 0;
+          for (let x = x1; x < ow; x++) heap[d + x] = 0;
+          const s = xtBase + ((c * n + b) * h + iy) * w + kx - padLeft;
+          if (sw === 1) {
+            heap.copyWithin(d + x0, s + x0, s + x1);
+          } else {
+            for (let x = x0; x < x1; x++) heap[d + x] = heap[s + x * sw];
           }
         }
       }
@@ -159,34 +157,32 @@ function im2colT(
   }
 }
 
-/** acc += part (both [size] float32 tensors); frees part. */
+/** acc + part by the wasm Add kernel (vectorised); frees both inputs. */
 function accumulate(backend: BackendWasm, acc: Info | null, part: Info): Info {
   if (acc === null) return part;
-  const dst = f32(backend, acc);
-  const src = f32(backend, part);
-  for (let i = 0; i < dst.length; i++) dst[i] += src[i];
-  dispose(backend, part);
-  return acc;
+  const sum = run(backend, 'Add', { a: acc, b: part });
+  dispose(backend, acc, part);
+  return sum;
 }
 
-/** Images per GEMM: at most MAX_K columns and MAX_PT elements of P^T (at least one image). */
-function imagesPerChunk(n: number, perImage: number, rows: number): number {
-  const nc = Math.max(1, Math.min(n, Math.floor(MAX_K / perImage), Math.floor(MAX_PT / (rows * perImage))));
-  return Math.ceil(n / Math.ceil(n / nc));
+/** Split `total` units into near-equal chunks of about `target`. */
+function chunkSize(total: number, target: number): number {
+  const chunks = Math.max(1, Math.round(total / Math.max(1, target)));
+  return Math.ceil(total / chunks);
 }
 
 /**
  * 1x1 stride-1 conv: dW [ci, co] = x^T [ci, M] . dy [M, co]. The operand the GEMM packs (its weights)
  * is the smaller of x and dy; the other one is transposed. With x packed, the product is dW^T.
  */
-function pointwiseFilterGrad(backend: BackendWasm, x: Info, dy: Info, n: number, hw: number, ci: number, co: number): Info {
+function pointwiseFilterGrad(backend: BackendWasm, x: Info, dy: Info, pixels: number, ci: number, co: number): Info {
   const packX = ci < co;
-  const nc = imagesPerChunk(n, hw, 1);
+  const step = chunkSize(pixels, CHUNK);
   let acc: Info | null = null;
-  for (let b0 = 0; b0 < n; b0 += nc) {
-    const k = Math.min(nc, n - b0) * hw;
-    const xa = alias(backend, x, b0 * hw * ci, [k, ci]);
-    const dya = alias(backend, dy, b0 * hw * co, [k, co]);
+  for (let p0 = 0; p0 < pixels; p0 += step) {
+    const k = Math.min(step, pixels - p0);
+    const xa = alias(backend, x, p0 * ci, [k, ci]);
+    const dya = alias(backend, dy, p0 * co, [k, co]);
     let part: Info;
     if (packX) {
       const dyt = transposed2d(backend, dya, k, co); // [co, k]
@@ -216,31 +212,27 @@ export function conv2DBackpropFilter(args: KernelArgs): Info {
   const info = tf.backend_util.computeConv2DInfo(x.shape as [number, number, number, number], filterShape, strides, 1, pad, dimRoundingMode);
   const { batchSize: n, inHeight: h, inWidth: w, inChannels: ci, outHeight: oh, outWidth: ow, outChannels: co } = info;
   const { filterHeight: kh, filterWidth: kw, strideHeight: sh, strideWidth: sw } = info;
-  const padTop = info.padInfo.top;
-  const padLeft = info.padInfo.left;
-  if (kh === 1 && kw === 1 && sh === 1 && sw === 1 && padTop === 0 && padLeft === 0 && oh === h && ow === w) {
-    return pointwiseFilterGrad(backend, x, dy, n, h * w, ci, co);
+  if (kh === 1 && kw === 1 && sh === 1 && sw === 1 && info.padInfo.top === 0 && info.padInfo.left === 0 && oh === h && ow === w) {
+    return pointwiseFilterGrad(backend, x, dy, n * h * w, ci, co);
   }
 
-  // dW [kh*kw*ci, co] = P^T [kh*kw*ci, K] . dy [K, co], summed over chunks of images.
+  // dW [kh*kw*ci, co] = P^T [kh*kw*ci, n*oh*ow] . dy [n*oh*ow, co], summed over chunks of output rows.
   const rows = kh * kw * ci;
-  const perImage = oh * ow;
-  const nc = imagesPerChunk(n, perImage, rows);
+  const xt = transposed2d(backend, x, n * h * w, ci); // [ci, n, h, w]
+  const step = chunkSize(n * oh, CHUNK / ow);
   let acc: Info | null = null;
-  for (let b0 = 0; b0 < n; b0 += nc) {
-    const nb = Math.min(nc, n - b0);
-    const k = nb * perImage;
-    const xa = alias(backend, x, b0 * h * w * ci, [nb * h * w, ci]);
-    const xt = transposed2d(backend, xa, nb * h * w, ci); // [ci, nb, h, w]
-    releaseAlias(backend, xa);
+  for (let r0 = 0; r0 < n * oh; r0 += step) {
+    const r1 = Math.min(n * oh, r0 + step);
+    const k = (r1 - r0) * ow;
     const pt = backend.makeOutput([rows, k], 'float32');
-    im2colT(f32(backend, xt), f32(backend, pt), ci, nb, h, w, oh, ow, kh, kw, sh, sw, padTop, padLeft);
-    dispose(backend, xt);
-    const dya = alias(backend, dy, b0 * perImage * co, [k, co]);
+    const heap = new Float32Array((backend.wasm as unknown as { HEAPU8: Uint8Array }).HEAPU8.buffer);
+    im2colT(heap, memoryOffset(backend, xt) / 4, memoryOffset(backend, pt) / 4, info, r0, r1);
+    const dya = alias(backend, dy, r0 * ow * co, [k, co]);
     const part = run(backend, 'BatchMatMul', { a: view(pt, [1, rows, k]), b: view(dya, [1, k, co]) }, { transposeA: false, transposeB: false });
     releaseAlias(backend, dya);
     dispose(backend, pt);
     acc = accumulate(backend, acc, part);
   }
+  dispose(backend, xt);
   return view(acc!, filterShape.slice() as number[]);
 }
