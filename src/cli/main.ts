@@ -16,6 +16,15 @@ import * as bench from './commands/bench';
 
 const COMMANDS: { register(program: Command): void }[] = [backends, summary, importTorch, train, evaluateCmd, predict, bench, split, fetchData];
 
+/** Error messages stay on one line: multi-line details are joined. */
+function oneLine(message: string): string {
+  return message
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l)
+    .join(' ');
+}
+
 export async function main(argv: string[]): Promise<number> {
   const debug = argv.includes('--debug');
   const program = new Command('googlenet')
@@ -34,7 +43,7 @@ export async function main(argv: string[]): Promise<number> {
     }
     const err = e as Error;
     if (debug) process.stderr.write(`${err.stack ?? err}\n`);
-    else process.stderr.write(`googlenet: ${err instanceof UserError ? err.message : `${err.message} (run with --debug for details)`}\n`);
+    else process.stderr.write(`googlenet: ${oneLine(err instanceof UserError ? err.message : `${err.message} (run with --debug for details)`)}\n`);
     return err instanceof UserError ? err.exitCode : 1;
   }
 }

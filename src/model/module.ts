@@ -15,6 +15,11 @@ export interface ForwardContext {
    * step by `applyBatchNormUpdates` (the update must not be part of the gradient tape).
    */
   batchNormUpdates?: BatchNormUpdate[];
+  /**
+   * BatchNorm normalises with its running statistics and leaves them alone even in training mode:
+   * frozen features in transfer learning (Keras's behaviour for non-trainable BatchNorm).
+   */
+  freezeBatchNormStats?: boolean;
 }
 
 export interface BatchNormUpdate {

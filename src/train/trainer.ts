@@ -153,7 +153,7 @@ export async function trainModel(run: TrainRun): Promise<TrainResult> {
       let interrupted = false;
       for await (const batch of run.train.epoch(epoch)) {
         const updates: BatchNormUpdate[] = [];
-        const ctx = { training: true, nextSeed: () => rng.seed(), batchNormUpdates: updates };
+        const ctx = { training: true, nextSeed: () => rng.seed(), batchNormUpdates: updates, freezeBatchNormStats: config.freezeFeatures };
         const lossT = optimizer.minimize(() => googlenetLoss(model.forward(batch.x, ctx), batch.y, config.auxWeight).total, true, varList);
         applyBatchNormUpdates(updates);
         const n = batch.x.shape[0];

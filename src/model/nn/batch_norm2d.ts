@@ -22,7 +22,7 @@ export class BatchNorm2d extends Module {
 
   /** [N, H, W, C] -> [N, H, W, C] */
   apply(x: tf.Tensor4D, ctx: ForwardContext): tf.Tensor4D {
-    if (!ctx.training) {
+    if (!ctx.training || ctx.freezeBatchNormStats) {
       return tf.batchNorm4d(x, this.runningMean as tf.Tensor1D, this.runningVar as tf.Tensor1D, this.bias as tf.Tensor1D, this.weight as tf.Tensor1D, this.eps);
     }
     const { mean, variance } = tf.moments(x, [0, 1, 2]);
