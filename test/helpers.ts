@@ -29,9 +29,19 @@ export function cliJson<T = unknown>(args: string[], opts: { env?: NodeJS.Proces
   return JSON.parse(r.stdout) as T;
 }
 
+/** Run a Python script with Debian's PyTorch (the oracle); a missing torch is a clear failure, never a skip. */
 export function runPython(script: string, args: string[], timeoutMs = 300_000): string {
-  const r = spawnSync(PYTHON, [script, ...args], { encoding: 'utf8', timeout: timeoutMs, env: { ...process.env, OMP_NUM_THREADS: '2' } });
-  if (r.error) throw new Error(`cannot run ${PYTHON}: ${r.error.message} (CI installs python3-torch; see .ci/run)`);
-  if (r.status !== 0) throw new Error(`${path.basename(script)} failed (${r.status}): ${r.stderr}`);
+  const r = spawnSync(PYTHON, [script, ...args], {
+    cwd: path.dirname(script),
+    encoding: 'utf8',
+    timeout: timeoutMs,
+    env: { ...process.env, OMP_NUM_THREADS: '2' },
+  });
+  if (r.error) throw new Error(`cannot run ${PYTHON} (${r.error.message}): these tests use PyTorch as the oracle; install python3-torch (see .ci/run)`);
+  if (r.status !== 0) {
+    const missing = /No module named '(\w+)'/.exec(r.stderr)?.[1];
+    if (missing) throw new Error(`${PYTHON} cannot import ${missing}: these tests use PyTorch as the oracle; install python3-torch and python3-torchvision`);
+    throw new Error(`${path.basename(script)} failed (exit ${r.status}):\n${r.stderr}`);
+  }
   return r.stdout;
 }

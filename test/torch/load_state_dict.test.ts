@@ -3,7 +3,6 @@
  * under Debian's /usr/bin/python3, torch 1.13 + torchvision 0.14). A missing torch is a failure.
  */
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -13,18 +12,12 @@ import * as tf from '../../src/tf';
 import { GoogLeNet, createGoogLeNet } from '../../src/model/googlenet';
 import { loadTorchStateDict } from '../../src/torch/load_state_dict';
 import { PthError, TorchTensor, readStateDict } from '../../src/torch/pth';
+import { runPython as runFixture } from '../helpers';
 
-const PYTHON = '/usr/bin/python3';
 const FIXTURES = path.join(__dirname, 'fixtures');
 
 function runPython(script: string, ...args: string[]): void {
-  const r = spawnSync(PYTHON, [path.join(FIXTURES, script), ...args], { cwd: FIXTURES, encoding: 'utf8', timeout: 120_000 });
-  if (r.error) throw new Error(`cannot run ${PYTHON} (${r.error.message}): these tests use PyTorch as the oracle; install python3-torch`);
-  if (r.status !== 0) {
-    const missing = /No module named '(\w+)'/.exec(r.stderr)?.[1];
-    if (missing) throw new Error(`${PYTHON} cannot import ${missing}: these tests use PyTorch as the oracle; install python3-torch and python3-torchvision`);
-    throw new Error(`${script} failed (exit ${r.status}):\n${r.stderr}`);
-  }
+  runFixture(path.join(FIXTURES, script), args, 120_000);
 }
 
 interface RefEntry {
