@@ -1,11 +1,18 @@
 /**
  * Finds which compute backends work on this machine and starts the best one (or the one asked for).
  * Reports say why a backend is not usable, in words a user can act on. Nothing here prints.
+ *
+ * Probing is as light as each backend allows: the native packages are checked for the libraries they
+ * need before they load (./native.ts); WebGPU is probed in a child process (./webgpu.ts), and automatic
+ * selection does not even do that where no GPU device exists.
  */
 import * as tf from '../tf';
 import { BACKEND_NAMES, BackendName, TFJS_BACKEND } from './names';
+import { probeNative } from './native';
 import { registerWasmTrainingKernels } from './wasm_kernels';
-import { probeWebGpu, initWebGpuGlobals } from './webgpu';
+import { gpuDeviceNodes, probeWebGpuIsolated, startWebGpu, stopWebGpu, WebGpuAdapterSummary } from './webgpu';
+
+export { diagnoseNativeError } from './native';
 
 export interface BackendReport {
   name: BackendName;
@@ -25,66 +32,6 @@ export interface BackendChoice {
   skipped: BackendReport[];
 }
 
-const NATIVE_PACKAGE: Record<'tensorflow-gpu' | 'tensorflow', string> = {
-  'tensorflow-gpu': '@tensorflow/tfjs-node-gpu',
-  tensorflow: '@tensorflow/tfjs-node',
-};
-
-/** Turn a native binding's load error into what is missing and what to do. */
-export function diagnoseNativeError(name: 'tensorflow-gpu' | 'tensorflow', message: string): string {
-  const pkg = NATIVE_PACKAGE[name];
-  const missingLib = /(lib[\w.+-]+\.so[\w.]*): cannot open shared object file/.exec(message)?.[1];
-  if (missingLib) {
-    if (/libcudart|libcublas|libcufft|libcurand|libcusolver|libcusparse/.test(missingLib)) {
-      return `${missingLib} not found: ${pkg}'s libtensorflow 2.9.1 needs the CUDA 11.2 runtime (CUDA 12/13 do not provide it); install CUDA 11.2 + cuDNN 8.1 or use webgpu`;
-    }
-    if (/libcudnn/.test(missingLib)) return `${missingLib} not found: ${pkg} needs cuDNN 8.1 for CUDA 11.2`;
-    if (/libcuda\.so/.test(missingLib)) return `${missingLib} not found: no NVIDIA driver on this machine`;
-    if (/libtensorflow/.test(missingLib)) {
-      return `${missingLib} not found: libtensorflow was not downloaded when ${pkg} installed; with internet run: npm rebuild ${pkg}`;
-    }
-    return `${missingLib} not found (needed by ${pkg})`;
-  }
-  if (/tfjs_binding\.node/.test(message) || /Cannot find module .*napi/.test(message)) {
-    return `${pkg} is installed but its native binding is missing (libtensorflow download failed at install); with internet run: npm rebuild ${pkg}`;
-  }
-  return `${pkg} failed to load: ${message.split('\n')[0]}`;
-}
-
-function isInstalled(pkg: string): boolean {
-  try {
-    require.resolve(pkg);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-function probeNative(name: 'tensorflow-gpu' | 'tensorflow'): BackendReport {
-  const pkg = NATIVE_PACKAGE[name];
-  if (!isInstalled(pkg)) {
-    const needs = name === 'tensorflow-gpu' ? ' (Linux x64, CUDA 11.2 + cuDNN 8.1)' : '';
-    return { name, available: false, reason: `${pkg} is not installed: with internet run npm install ${pkg}${needs}` };
-  }
-  if (tf.findBackend('tensorflow')) {
-    // Only one native package can be loaded per process; tell which one it is.
-    const loadedGpu = loadedNative === 'tensorflow-gpu';
-    const ok = (name === 'tensorflow-gpu') === loadedGpu;
-    return ok
-      ? { name, available: true, reason: 'loaded', device: loadedGpu ? 'CUDA GPU (libtensorflow 2.9.1)' : 'CPU (libtensorflow)' }
-      : { name, available: false, reason: `${NATIVE_PACKAGE[loadedNative ?? 'tensorflow']} is already loaded in this process` };
-  }
-  try {
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
-    require(pkg);
-    loadedNative = name;
-    return { name, available: true, reason: 'loaded', device: name === 'tensorflow-gpu' ? 'CUDA GPU (libtensorflow 2.9.1)' : 'CPU (libtensorflow)' };
-  } catch (e) {
-    return { name, available: false, reason: diagnoseNativeError(name, (e as Error).message) };
-  }
-}
-let loadedNative: 'tensorflow-gpu' | 'tensorflow' | null = null;
-
 function probeWasm(): BackendReport {
   try {
     // eslint-disable-next-line @typescript-eslint/no-require-imports
@@ -101,7 +48,16 @@ function probeCpu(): BackendReport {
   return { name: 'cpu', available: true, reason: 'plain JavaScript (slow; a last resort)', device: 'CPU' };
 }
 
-/** Probe one backend (loads its package; does not switch to it). */
+/** The adapter the last webgpu probe found, so that starting it can reuse the name. */
+let webgpuAdapter: WebGpuAdapterSummary | null = null;
+
+async function probeWebGpu(): Promise<BackendReport> {
+  const { report, adapter } = await probeWebGpuIsolated();
+  webgpuAdapter = adapter;
+  return report;
+}
+
+/** Probe one backend (loads its package, or for webgpu asks a child process; does not switch to it). */
 export async function probeBackend(name: BackendName): Promise<BackendReport> {
   switch (name) {
     case 'tensorflow-gpu':
@@ -130,13 +86,22 @@ export interface InitBackendOptions {
   allowSoftwareGpu?: boolean;
 }
 
-async function activate(report: BackendReport): Promise<void> {
+async function activate(report: BackendReport): Promise<BackendReport> {
   if (report.name === 'wasm') registerWasmTrainingKernels();
-  if (report.name === 'webgpu') initWebGpuGlobals();
+  if (report.name === 'webgpu') {
+    const { adapter } = await startWebGpu(webgpuAdapter);
+    report = { ...report, device: adapter.name };
+  }
   const ok = await tf.setBackend(TFJS_BACKEND[report.name]);
   if (!ok) throw new BackendError(`backend ${report.name} failed to initialise`);
   await tf.ready();
+  return report;
 }
+
+/** In automatic mode, why webgpu is not even probed on a machine without GPU device files. */
+const NO_GPU_DEVICE =
+  'no GPU device on this machine (/dev/dri/renderD*, /dev/nvidia*, /dev/dxg), so at best a software Vulkan ' +
+  'adapter, slower than wasm: not probed (ask for it with --backend webgpu)';
 
 /**
  * Start a backend. 'auto' takes the first usable one in BACKEND_NAMES order (a software GPU only if
@@ -147,14 +112,21 @@ export async function initBackend(requested: BackendName | 'auto' = 'auto', opts
   if (requested !== 'auto') {
     const report = await probeBackend(requested);
     if (!report.available) throw new BackendError(`backend ${requested} is not usable: ${report.reason}`);
-    await activate(report);
-    return { name: requested, report, skipped: [] };
+    try {
+      return { name: requested, report: await activate(report), skipped: [] };
+    } catch (e) {
+      throw new BackendError(`backend ${requested} failed to start: ${(e as Error).message}`);
+    }
   }
   const skipped: BackendReport[] = [];
   for (const name of BACKEND_NAMES) {
+    if (name === 'webgpu' && !opts.allowSoftwareGpu && gpuDeviceNodes().length === 0) {
+      skipped.push({ name, available: false, reason: NO_GPU_DEVICE });
+      continue;
+    }
     const report = await probeBackend(name);
     if (report.available && report.software && !opts.allowSoftwareGpu) {
-      skipped.push({ ...report, available: false, reason: `${report.reason}; software adapter, slower than wasm (ask for it with --backend webgpu)` });
+      skipped.push({ ...report, available: false });
       continue;
     }
     if (!report.available) {
@@ -162,11 +134,18 @@ export async function initBackend(requested: BackendName | 'auto' = 'auto', opts
       continue;
     }
     try {
-      await activate(report);
-      return { name, report, skipped };
+      return { name, report: await activate(report), skipped };
     } catch (e) {
-      skipped.push({ ...report, available: false, reason: (e as Error).message });
+      skipped.push({ ...report, available: false, reason: `failed to start: ${(e as Error).message}` });
     }
   }
   throw new BackendError('no backend could be started');
+}
+
+/**
+ * Release what a backend holds outside tfjs's tensors (the WebGPU device), so that a process that used
+ * it can exit without process.exit. Safe to call at any time; tfjs falls back to another backend.
+ */
+export function releaseBackends(): void {
+  stopWebGpu();
 }
