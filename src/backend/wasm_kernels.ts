@@ -1,21 +1,22 @@
 /**
  * Training kernels for tfjs-backend-wasm 4.22, which ships no Conv2DBackpropFilter (a conv net cannot
  * train on it as shipped), a scalar-loop Conv2DBackpropInput ~9x slower than its forward conv, a
- * MaxPoolGrad that is slow and misroutes the gradient of all-zero windows, a BatchMatMul that leaves
- * XNNPACK whenever an operand is transposed (every dense-layer gradient), a Slice/SplitV that copy
- * their whole input per output (the gradient of every inception concat), an Identity that copies, and
- * a Sum over leading axes (every bias gradient) that goes through a generic N-d transpose.
+ * MaxPoolGrad that is slow and misroutes the gradient of all-zero windows, a slow AvgPoolGrad, a
+ * BatchMatMul that leaves XNNPACK whenever an operand is transposed (every dense-layer gradient), a
+ * Slice/SplitV that copy their whole input per output (the gradient of every inception concat), an
+ * Identity that copies, and a Sum over leading axes (every bias gradient) that goes through a generic
+ * N-d transpose.
  *
  * The replacements (src/backend/wasm/) express each gradient through the backend's own XNNPACK kernels
  * (Conv2D, BatchMatMul) plus cheap data movement on the wasm heap, and free every intermediate, so that
  * neither tensors nor XNNPACK's operator caches grow from step to step. A GoogLeNet training step at
- * 112 px, batch 16 goes from ~0.7 to ~7 img/s on one thread (scripts/bench-train-step.ts).
+ * 112 px, batch 16 goes from ~1 to ~7 img/s of one core (scripts/bench-train-step.ts).
  */
 import * as tf from '../tf';
 import { batchMatMul } from './wasm/batch_mat_mul';
 import { saveOriginal } from './wasm/common';
 import { conv2DBackpropFilter, conv2DBackpropInput } from './wasm/conv_backprop';
-import { maxPoolGrad } from './wasm/max_pool_grad';
+import { avgPoolGrad, maxPoolGrad } from './wasm/pool_grad';
 import { sum } from './wasm/reduce';
 import { identity, slice, splitV } from './wasm/slice';
 
@@ -23,6 +24,7 @@ const KERNELS: [string, tf.KernelFunc][] = [
   ['Conv2DBackpropFilter', conv2DBackpropFilter as unknown as tf.KernelFunc],
   ['Conv2DBackpropInput', conv2DBackpropInput as unknown as tf.KernelFunc],
   ['MaxPoolGrad', maxPoolGrad as unknown as tf.KernelFunc],
+  ['AvgPoolGrad', avgPoolGrad as unknown as tf.KernelFunc],
   ['BatchMatMul', batchMatMul as unknown as tf.KernelFunc],
   ['Slice', slice as unknown as tf.KernelFunc],
   ['SplitV', splitV as unknown as tf.KernelFunc],

@@ -168,6 +168,20 @@ for (const c of POOL_CASES) {
   }
 }
 
+test('average-pool gradient (AvgPool 5/3 of the aux heads, and a padded one) matches cpu', async () => {
+  const xs = randn(2 * 14 * 14 * 6, 15);
+  const r = await onBoth(() => {
+    const x = tf.tensor4d(xs, [2, 14, 14, 6]);
+    const out = [
+      read(tf.grad((t: tf.Tensor) => tf.avgPool(t as tf.Tensor4D, 5, 3, 'valid').square().sum())(x)),
+      read(tf.grad((t: tf.Tensor) => tf.avgPool(t as tf.Tensor4D, 3, 2, 'same').square().sum())(x)),
+    ];
+    x.dispose();
+    return out;
+  });
+  r.wasm.forEach((v, i) => assertClose(`avg-pool gradient ${i}`, v, r.cpu[i]));
+});
+
 test('BatchMatMul with every transpose combination, in and out of a gradient tape, matches cpu', async () => {
   const [m, k, n] = [6, 300, 200];
   const as = randn(m * k, 9);
@@ -295,7 +309,7 @@ test('20 training steps on wasm leak nothing: tensors, backend buffers and the w
 
 test('registerWasmTrainingKernels provides the training kernels on wasm', () => {
   registerWasmTrainingKernels();
-  for (const k of ['Conv2DBackpropFilter', 'Conv2DBackpropInput', 'MaxPoolGrad', 'BatchMatMul', 'Slice', 'SplitV', 'Identity', 'Sum']) {
+  for (const k of ['Conv2DBackpropFilter', 'Conv2DBackpropInput', 'MaxPoolGrad', 'AvgPoolGrad', 'BatchMatMul', 'Slice', 'SplitV', 'Identity', 'Sum']) {
     assert.ok(tf.getKernel(k, 'wasm'), `${k} is not registered for wasm`);
   }
 });

@@ -212,6 +212,11 @@ export function conv2DBackpropFilter(args: KernelArgs): Info {
   const info = tf.backend_util.computeConv2DInfo(x.shape as [number, number, number, number], filterShape, strides, 1, pad, dimRoundingMode);
   const { batchSize: n, inHeight: h, inWidth: w, inChannels: ci, outHeight: oh, outWidth: ow, outChannels: co } = info;
   const { filterHeight: kh, filterWidth: kw, strideHeight: sh, strideWidth: sw } = info;
+  if (n * oh * ow === 0 || h * w * ci === 0) {
+    const zeros = backend.makeOutput(filterShape.slice() as number[], 'float32');
+    f32(backend, zeros).fill(0);
+    return zeros;
+  }
   if (kh === 1 && kw === 1 && sh === 1 && sw === 1 && info.padInfo.top === 0 && info.padInfo.left === 0 && oh === h && ow === w) {
     return pointwiseFilterGrad(backend, x, dy, n * h * w, ci, co);
   }
