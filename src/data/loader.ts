@@ -154,7 +154,9 @@ export class DataLoader {
         cursor++;
         const i = order[pos];
         const { file, label } = this.dataset.samples[i];
-        if (!d.ok) {
+        // `=== false`, not `!d.ok`: tslab compiles src without strictNullChecks, where only an equality
+        // test narrows this union (notebooks import the loader).
+        if (d.ok === false) {
           this.bad.add(i);
           this.onWarning?.(`skipped ${file}: ${d.error}`, file);
           continue;
