@@ -92,11 +92,15 @@ export interface Execution {
   output: string;
 }
 
-/** Execute a notebook top to bottom with nbconvert into `outDir`, on the project's kernel. */
+/**
+ * Execute a notebook top to bottom with nbconvert into `outDir`, on the project's kernel. Errors do not
+ * stop the run (`--allow-errors`): tslab reports a failing cell on its stderr stream, which nbconvert's
+ * own message leaves out, so callers find the details in the executed notebook (inspectOutputs).
+ */
 export function executeNotebook(j: PrivateJupyter, notebook: string, outDir: string, extraEnv: NodeJS.ProcessEnv = {}, timeoutS = 300): Promise<Execution> {
   const name = path.basename(notebook);
   const args = [
-    '-m', 'nbconvert', '--to', 'notebook', '--execute',
+    '-m', 'nbconvert', '--to', 'notebook', '--execute', '--allow-errors',
     `--ExecutePreprocessor.timeout=${timeoutS}`,
     `--ExecutePreprocessor.kernel_name=${jupyterEnv.KERNEL_NAME}`,
     '--output-dir', outDir, '--output', name,
@@ -124,7 +128,7 @@ export function inspectOutputs(nb: Notebook): { errors: string[]; charts: number
       if (o.output_type === 'stream') {
         const t = joinText(o.text);
         text += t;
-        if (o.name === 'stderr') errors.push(`cell ${i} wrote to stderr: ${t.slice(0, 500)}`);
+        if (o.name === 'stderr') errors.push(`cell ${i} wrote to stderr:\n${t.slice(0, 1500)}`);
       }
       const data = o.data ?? {};
       const html = joinText(data['text/html'] as string | string[] | undefined);
