@@ -55,6 +55,19 @@ function params(m: Module | null): number {
   return m ? m.numParameters() : 0;
 }
 
+/** The smallest square input the network can take (every pooling window must fit). */
+export function minImageSize(model: GoogLeNet): number {
+  for (let size = 1; ; size++) {
+    let h = convOut(size, 7, 2, 3); // conv1
+    let ok = true;
+    for (const k of [3, 3, 3, model.variant.maxpool4Kernel]) {
+      h = poolOutputSize(h, k, 2, 0, true);
+      if (h < 1) ok = false;
+    }
+    if (ok) return size;
+  }
+}
+
 export function summarize(model: GoogLeNet, imageSize: number): ModelSummary {
   if (!Number.isInteger(imageSize) || imageSize < 1) throw new Error(`image size must be a positive integer, got ${imageSize}`);
   const layers: LayerSummary[] = [];
@@ -66,7 +79,9 @@ export function summarize(model: GoogLeNet, imageSize: number): ModelSummary {
   const pool = (name: StageName, k: number) => {
     const oh = poolOutputSize(h, k, 2, 0, true);
     const ow = poolOutputSize(w, k, 2, 0, true);
-    if (oh < 1 || ow < 1) throw new Error(`image size ${imageSize} is too small: ${name} gets ${h}x${w}, needs at least ${k}x${k} (use 32 px or more)`);
+    if (oh < 1 || ow < 1) {
+      throw new Error(`image size ${imageSize} is too small: ${name} (${k}x${k}/2) gets a ${h}x${w} map and has no output (the smallest input this variant takes is ${minImageSize(model)} px)`);
+    }
     h = oh;
     w = ow;
     push(name, [h, w, c], 0, h * w * k * k * c);

@@ -201,7 +201,7 @@ export function minSizeVerdicts(a: MinSizeAnswers): Verdict[] {
       break;
     }
   }
-  verdicts.push(fn ?? passed('mapSizeAt4a matches the model from 47 to 512 px'));
+  verdicts.push(fn ?? passed(`mapSizeAt4a matches the model from ${minCourse} to 512 px`));
   verdicts.push(verdictNumber('smallest input the course model accepts (px)', a.minCourseSize, minCourse));
   verdicts.push(verdictNumber("smallest input where the notes' AvgPool(5, 3) gives 4x4 (px)", a.minNotesAuxSize, minNotes));
   model.dispose();

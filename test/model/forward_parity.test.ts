@@ -24,7 +24,7 @@ function maxRelDiff(a: ArrayLike<number>, b: number[]): number {
   return m;
 }
 
-for (const size of [224, 99, 100, 67]) {
+for (const size of [224, 99, 100, 67, 35]) {
   test(`course model at ${size} px: main and aux logits match PyTorch`, () => {
     const dir = tmpDir(`fwd-${size}-`);
     runPython(path.join(ROOT, 'test', 'reference', 'forward_fixture.py'), [String(size), '3', dir]);

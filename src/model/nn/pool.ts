@@ -10,12 +10,11 @@ import * as tf from '../../tf';
 
 /** PyTorch's pooling output size for one spatial dimension. */
 export function poolOutputSize(size: number, kernel: number, stride: number, padding = 0, ceilMode = false): number {
-  const span = size + 2 * padding - kernel;
-  if (span < 0) return 0;
-  let out = (ceilMode ? Math.ceil(span / stride) : Math.floor(span / stride)) + 1;
-  // PyTorch: the last window must start inside the input (or its left padding), else it is dropped.
+  // PyTorch's pooling_output_shape: floor((size + 2p - (k - 1) - 1 + (ceil ? s - 1 : 0)) / s) + 1
+  let out = Math.floor((size + 2 * padding - (kernel - 1) - 1 + (ceilMode ? stride - 1 : 0)) / stride) + 1;
+  // The last window must start inside the input (or its left padding), else it is dropped.
   if (ceilMode && (out - 1) * stride >= size + padding) out -= 1;
-  return out;
+  return Math.max(out, 0);
 }
 
 export interface MaxPoolArgs {
@@ -33,7 +32,7 @@ export function maxPool2d(x: tf.Tensor4D, args: MaxPoolArgs): tf.Tensor4D {
   const oh = poolOutputSize(h, k, s, p, args.ceilMode);
   const ow = poolOutputSize(w, k, s, p, args.ceilMode);
   if (oh < 1 || ow < 1) {
-    throw new Error(`max-pool ${k}x${k}/${s} needs at least ${k}x${k} pixels, got ${h}x${w}: use a larger --image-size`);
+    throw new Error(`max-pool ${k}x${k}/${s} has no output on a ${h}x${w} map: use a larger --image-size`);
   }
   // Extra bottom/right padding so that the last (partial) window exists.
   const extraH = Math.max(0, (oh - 1) * s + k - (h + 2 * p));
