@@ -283,7 +283,9 @@ let starting: Promise<WebGpuDeviceInfo> | null = null;
 async function loadDawn(): Promise<DawnModule> {
   try {
     // eslint-disable-next-line @typescript-eslint/no-require-imports
-    return require('webgpu') as DawnModule;
+    // Resolve the package path first: tslab's require looks for a bare name beside the requiring file
+    // first, and would find this very module (src/backend/webgpu.ts).
+    return require(require.resolve('webgpu')) as DawnModule;
   } catch (e) {
     // `webgpu` is an ES module: Node >= 20.19 requires it; older Node imports it.
     if ((e as { code?: string }).code !== 'ERR_REQUIRE_ESM') throw e;
