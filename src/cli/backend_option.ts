@@ -26,7 +26,8 @@ export async function startBackend(requested: string, opts: { quiet?: boolean } 
   }
   if (!opts.quiet) {
     for (const s of choice.skipped.filter((r) => r.name === 'tensorflow-gpu' || r.name === 'webgpu')) {
-      if (!/not installed/.test(s.reason) && !s.software) log(`backend ${s.name} not used: ${s.reason}`);
+      // Say why a GPU backend that could be here was passed over; stay quiet where there is no GPU at all.
+      if (!/not installed|no GPU device|no NVIDIA driver/.test(s.reason) && !s.software) log(`backend ${s.name} not used: ${s.reason}`);
     }
     log(`backend: ${choice.name}${choice.report.device ? ` (${choice.report.device})` : ''}`);
   }
