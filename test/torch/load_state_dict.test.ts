@@ -12,20 +12,8 @@ import * as tf from '../../src/tf';
 import { GoogLeNet, createGoogLeNet } from '../../src/model/googlenet';
 import { loadTorchStateDict } from '../../src/torch/load_state_dict';
 import { PthError, TorchTensor, readStateDict } from '../../src/torch/pth';
-import { runPython as runFixture } from '../helpers';
+import { readReference, RefEntry, runFixture } from './reference';
 
-const FIXTURES = path.join(__dirname, 'fixtures');
-
-function runPython(script: string, ...args: string[]): void {
-  runFixture(path.join(FIXTURES, script), args, 120_000);
-}
-
-interface RefEntry {
-  key: string;
-  shape: number[];
-  dtype: string;
-  offset: number;
-}
 
 /** Exact equality, -0 distinct from 0. */
 function assertSameFloats(actual: ArrayLike<number>, expected: ArrayLike<number>, what: string): void {
@@ -113,10 +101,8 @@ function assertModelEqualsReference(model: GoogLeNet, skip: (n: string) => boole
 before(async () => {
   await tf.setBackend('cpu');
   dir = fs.mkdtempSync(path.join(os.tmpdir(), 'load-sd-test-'));
-  runPython('googlenet.py', dir);
-  const entries = JSON.parse(fs.readFileSync(path.join(dir, 'googlenet.json'), 'utf8')) as RefEntry[];
-  const bin = fs.readFileSync(path.join(dir, 'googlenet.bin'));
-  ref = { entries, values: new Float32Array(bin.buffer.slice(bin.byteOffset, bin.byteOffset + bin.length)) };
+  runFixture('googlenet.py', dir);
+  ref = readReference(dir, 'googlenet');
   zipSd = readStateDict(new Uint8Array(fs.readFileSync(path.join(dir, 'googlenet_zip.pth'))));
   legacySd = readStateDict(new Uint8Array(fs.readFileSync(path.join(dir, 'googlenet_legacy.pth'))));
   fs.rmSync(dir, { recursive: true, force: true });

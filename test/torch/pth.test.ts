@@ -9,28 +9,9 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { PthError, TorchTensor, readStateDict } from '../../src/torch/pth';
-import { runPython as runFixture } from '../helpers';
+import { readReference, RefEntry, runFixture } from './reference';
 import { Rng } from '../../src/util/rng';
 
-const FIXTURES = path.join(__dirname, 'fixtures');
-
-function runPython(script: string, ...args: string[]): void {
-  runFixture(path.join(FIXTURES, script), args, 120_000);
-}
-
-interface RefEntry {
-  key: string;
-  shape: number[];
-  dtype: string;
-  offset: number;
-}
-
-function readReference(dir: string, name: string): { entries: RefEntry[]; values: Float32Array } {
-  const entries = JSON.parse(fs.readFileSync(path.join(dir, `${name}.json`), 'utf8')) as RefEntry[];
-  const bin = fs.readFileSync(path.join(dir, `${name}.bin`));
-  const values = new Float32Array(bin.buffer.slice(bin.byteOffset, bin.byteOffset + bin.length));
-  return { entries, values };
-}
 
 /** Exact equality, -0 distinct from 0, any NaN equal to any NaN. */
 function assertSameFloats(actual: Float32Array, expected: Float32Array, what: string): void {
@@ -66,8 +47,8 @@ const file = (name: string) => new Uint8Array(fs.readFileSync(path.join(dir, nam
 
 before(() => {
   dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pth-test-'));
-  runPython('tensors.py', dir);
-  runPython('malicious.py', dir, path.join(dir, 'marker'), path.join(dir, 'control_marker'));
+  runFixture('tensors.py', dir);
+  runFixture('malicious.py', dir, path.join(dir, 'marker'), path.join(dir, 'control_marker'));
 });
 
 after(() => {
