@@ -107,9 +107,6 @@ function truncateMetrics(file: string, epoch: number): void {
 
 export async function trainModel(run: TrainRun): Promise<TrainResult> {
   const { model, config, callbacks: cb = {} } = run;
-  if (!model.config.auxLogits && config.auxWeight > 0) {
-    // Nothing wrong: a model without aux heads trains on the main loss alone.
-  }
   fs.mkdirSync(run.outDir, { recursive: true });
   const lastDir = path.join(run.outDir, 'last');
   const metricsFile = path.join(run.outDir, 'metrics.jsonl');

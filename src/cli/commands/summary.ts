@@ -1,6 +1,5 @@
 /** `googlenet summary`: stage shapes, parameters and FLOPs, as the notes derive them. */
 import { Command } from 'commander';
-import * as tf from '../../tf';
 import { createGoogLeNet } from '../../model/googlenet';
 import { isVariant, VARIANT_NAMES, Variant } from '../../model/specs';
 import { summarize } from '../../model/summary';
@@ -41,6 +40,5 @@ export function register(program: Command): void {
       out.push(`forward FLOPs per image: ${(s.totalFlops / 1e9).toFixed(2)} G (without aux heads)`);
       for (const n of s.notes) out.push(`note: ${n}`);
       process.stdout.write(out.join('\n') + '\n');
-      void tf;
     });
 }
