@@ -217,9 +217,24 @@ export async function trainModel(run: TrainRun): Promise<TrainResult> {
   return { epochsCompleted: startEpoch + history.length, bestValAccuracy: best, history, stoppedBy };
 }
 
-/** What --resume needs from RUN/last: the model with aux heads, the epoch, best accuracy, optimizer state. */
+/**
+ * What --resume needs from RUN/last: the model with aux heads, the epoch, best accuracy, optimizer state.
+ * A run stopped between its first best save and its first RUN/last save has only RUN/model.json: it
+ * resumes from there with a fresh optimizer (`fromBest` says so).
+ */
 export async function loadResumeState(outDir: string) {
   const lastDir = path.join(outDir, 'last');
+  if (!fs.existsSync(path.join(lastDir, 'model.json')) && fs.existsSync(path.join(outDir, 'model.json'))) {
+    const best = await loadCheckpoint(outDir);
+    return {
+      model: best.model,
+      metadata: best.metadata,
+      startEpoch: best.metadata.epoch,
+      bestValAccuracy: best.metadata.bestValAccuracy,
+      optimizerState: [] as NamedTensor[],
+      fromBest: true,
+    };
+  }
   const ck = await loadCheckpoint(lastDir, { withExtra: true });
   const n = Number(ck.training.optimizerTensors ?? 0);
   const optimizerState: NamedTensor[] = [];
@@ -234,5 +249,6 @@ export async function loadResumeState(outDir: string) {
     startEpoch: Number(ck.training.epochsDone ?? ck.metadata.epoch),
     bestValAccuracy: (ck.training.bestValAccuracy as number | null | undefined) ?? ck.metadata.bestValAccuracy,
     optimizerState,
+    fromBest: false,
   };
 }

@@ -89,6 +89,15 @@ test('train 2 epochs at 64 px writes checkpoint, metadata, class_indices.json an
   const rows3 = fs.readFileSync(path.join(run, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l).epoch);
   assert.deepEqual(rows3, [1, 2, 3]);
 
+  // a run killed before its first RUN/last save resumes from its best checkpoint
+  const early = path.join(work, 'early');
+  fs.cpSync(run, early, { recursive: true });
+  fs.rmSync(path.join(early, 'last'), { recursive: true });
+  const e = runCli(['train', '--data', data, '--out', early, '--epochs', '4', '--resume', ...COMMON]);
+  assert.equal(e.status, 0, e.stderr);
+  assert.match(e.stderr, /from its best checkpoint with a fresh optimizer/);
+  assert.ok(fs.existsSync(path.join(early, 'last', 'model.json')));
+
   // a checkpoint that does not match is refused, naming the mismatch
   const three = path.join(work, 'three');
   for (const c of ['daisy', 'roses', 'tulips']) {

@@ -137,7 +137,7 @@ export function register(program: Command): void {
       let state;
       try {
         state = await loadResumeState(opts.out);
-        checkCompatible(state.metadata, { variant, classNames: data.classNames, imageSize: opts.imageSize }, path.join(opts.out, 'last'));
+        checkCompatible(state.metadata, { variant, classNames: data.classNames, imageSize: opts.imageSize }, state.fromBest ? opts.out : path.join(opts.out, 'last'));
       } catch (e) {
         if (e instanceof CheckpointError) throw new UserError(`cannot resume: ${e.message}`);
         throw e;
@@ -150,7 +150,10 @@ export function register(program: Command): void {
       if (startEpoch >= opts.epochs) {
         throw new UserError(`${opts.out} has already trained ${startEpoch} epochs: raise --epochs to continue`);
       }
-      if (!quiet) log(`resuming ${opts.out} at epoch ${startEpoch + 1}/${opts.epochs} (best val accuracy so far ${best ?? '-'})`);
+      if (!quiet) {
+        const from = state.fromBest ? ` from its best checkpoint with a fresh optimizer (${path.join(opts.out, 'last')} was never written)` : '';
+        log(`resuming ${opts.out} at epoch ${startEpoch + 1}/${opts.epochs}${from} (best val accuracy so far ${best ?? '-'})`);
+      }
     } else {
       model = createGoogLeNet({ variant, numClasses: data.classNames.length, auxLogits: opts.aux, seed: opts.seed, transformInput: pretrainedTransform });
       try {
