@@ -4,6 +4,10 @@
  */
 import { Command, CommanderError } from 'commander';
 import { UserError } from './errors';
+import { CheckpointError } from '../checkpoint/checkpoint';
+import { DataError } from '../data/errors';
+import { NonFiniteLossError } from '../train/trainer';
+import { BackendError } from '../backend/select';
 import * as backends from './commands/backends';
 import * as summary from './commands/summary';
 import * as importTorch from './commands/import_torch';
@@ -25,6 +29,11 @@ function oneLine(message: string): string {
     .join(' ');
 }
 
+/** Errors whose message already tells the user what to do: printed as they are, without the --debug hint. */
+function isUserFacing(err: Error): boolean {
+  return err instanceof UserError || err instanceof DataError || err instanceof CheckpointError || err instanceof NonFiniteLossError || err instanceof BackendError;
+}
+
 export async function main(argv: string[]): Promise<number> {
   const debug = argv.includes('--debug');
   const program = new Command('googlenet')
@@ -43,7 +52,7 @@ export async function main(argv: string[]): Promise<number> {
     }
     const err = e as Error;
     if (debug) process.stderr.write(`${err.stack ?? err}\n`);
-    else process.stderr.write(`googlenet: ${oneLine(err instanceof UserError ? err.message : `${err.message} (run with --debug for details)`)}\n`);
+    else process.stderr.write(`googlenet: ${oneLine(isUserFacing(err) ? err.message : `${err.message} (run with --debug for details)`)}\n`);
     return err instanceof UserError ? err.exitCode : 1;
   }
 }

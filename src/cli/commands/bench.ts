@@ -4,7 +4,6 @@
  */
 import { Command, Option } from 'commander';
 import { benchLoader } from '../../data/bench_loader';
-import { DataError } from '../../data/errors';
 import { isVariant, VARIANT_NAMES } from '../../model/specs';
 import { benchModelWithLeakCheck } from '../../train/bench';
 import { addBackendOption, startBackend } from '../backend_option';
@@ -44,13 +43,7 @@ export function register(program: Command): void {
     const timer = setInterval(() => (peakRss = Math.max(peakRss, process.memoryUsage().rss)), 50);
     try {
       if (opts.loaderOnly) {
-        let r;
-        try {
-          r = await benchLoader({ data: opts.data!, imageSize: opts.imageSize, batchSize: opts.batchSize, limit: opts.limit });
-        } catch (e) {
-          if (e instanceof DataError) throw new UserError(e.message);
-          throw e;
-        }
+        const r = await benchLoader({ data: opts.data!, imageSize: opts.imageSize, batchSize: opts.batchSize, limit: opts.limit });
         const out = { backend: choice.name, imageSize: opts.imageSize, batchSize: opts.batchSize, images: r.images, seconds: r.seconds, loaderImagesPerSec: r.imagesPerSec, skipped: r.skipped };
         if (opts.json) return printJson(out);
         return log(`loader: ${r.imagesPerSec.toFixed(1)} img/s (${r.images} images at ${opts.imageSize} px in ${r.seconds.toFixed(2)} s)`);

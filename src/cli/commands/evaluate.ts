@@ -1,7 +1,6 @@
 /** `googlenet evaluate --checkpoint RUN --data DIR [--json]`: accuracy, per-class accuracy, confusion matrix. */
 import { Command } from 'commander';
-import { CheckpointError, checkCompatible, loadCheckpoint } from '../../checkpoint/checkpoint';
-import { DataError } from '../../data/errors';
+import { checkCompatible, loadCheckpoint } from '../../checkpoint/checkpoint';
 import { scanImageFolder } from '../../data/image_folder';
 import { DataLoader } from '../../data/loader';
 import { evalTransform } from '../../data/transforms';
@@ -28,21 +27,9 @@ export function register(program: Command): void {
     .option('--batch-size <n>', 'images per batch', parseNumber('--batch-size', { integer: true, min: 1 }), 32)
     .option('--json', 'print JSON: {accuracy, count, classNames, confusion, perClass}');
   addBackendOption(cmd).action(async (opts: Opts) => {
-    let ck;
-    let folder;
-    try {
-      folder = scanImageFolder(opts.data);
-    } catch (e) {
-      if (e instanceof DataError) throw new UserError(e.message);
-      throw e;
-    }
+    const folder = scanImageFolder(opts.data);
     await startBackend(opts.backend, { quiet: opts.json });
-    try {
-      ck = await loadCheckpoint(opts.checkpoint, { auxLogits: false });
-    } catch (e) {
-      if (e instanceof CheckpointError) throw new UserError(e.message);
-      throw e;
-    }
+    const ck = await loadCheckpoint(opts.checkpoint, { auxLogits: false });
     const meta = ck.metadata;
     try {
       checkCompatible(meta, { classNames: folder.classes }, opts.checkpoint);

@@ -5,9 +5,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { Command } from 'commander';
-import { DataError } from '../../data/errors';
 import { fetchFlowerData, FetchProgress, FLOWER_PHOTOS_URL } from '../../data/fetch';
-import { UserError } from '../errors';
 import { log, parseNumber, printJson } from '../io';
 
 interface Opts {
@@ -50,13 +48,7 @@ export function register(program: Command): void {
     .option('--json', 'print JSON')
     .action(async (opts: Opts) => {
       const out = opts.out ?? path.join(repoRoot(), 'data_set', 'flower_data');
-      let r;
-      try {
-        r = await fetchFlowerData({ out, from: opts.from, valRatio: opts.valRatio, seed: opts.seed, force: opts.force, onLog: log, onProgress: opts.json ? undefined : progressPrinter() });
-      } catch (e) {
-        if (e instanceof DataError) throw new UserError(e.message);
-        throw e;
-      }
+      const r = await fetchFlowerData({ out, from: opts.from, valRatio: opts.valRatio, seed: opts.seed, force: opts.force, onLog: log, onProgress: opts.json ? undefined : progressPrinter() });
       if (opts.json) return printJson(r);
       log(`${r.train} train + ${r.val} val images in ${r.out}`);
     });

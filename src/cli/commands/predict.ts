@@ -1,6 +1,6 @@
 /** `googlenet predict --checkpoint RUN IMAGE... [--top-k K] [--json]`: the notes' predict.py for many images. */
 import { Command } from 'commander';
-import { CheckpointError, loadCheckpoint } from '../../checkpoint/checkpoint';
+import { loadCheckpoint } from '../../checkpoint/checkpoint';
 import { predictImages } from '../../train/predict';
 import { addBackendOption, startBackend } from '../backend_option';
 import { UserError } from '../errors';
@@ -23,13 +23,7 @@ export function register(program: Command): void {
     .option('--json', 'print JSON: [{image, predictions: [{index, className, probability}]}]');
   addBackendOption(cmd).action(async (images: string[], opts: Opts) => {
     await startBackend(opts.backend, { quiet: opts.json });
-    let ck;
-    try {
-      ck = await loadCheckpoint(opts.checkpoint, { auxLogits: false });
-    } catch (e) {
-      if (e instanceof CheckpointError) throw new UserError(e.message);
-      throw e;
-    }
+    const ck = await loadCheckpoint(opts.checkpoint, { auxLogits: false });
     const { results, failures } = await predictImages(ck.model, ck.metadata, images, opts.topK);
     ck.model.dispose();
     if (opts.json) printJson(results);

@@ -1,8 +1,6 @@
 /** `googlenet split --source DIR --out DIR`: the notes' split_data.py, floor(n * ratio) per class to val. */
 import { Command } from 'commander';
-import { DataError } from '../../data/errors';
 import { splitImageFolder } from '../../data/split';
-import { UserError } from '../errors';
 import { log, parseNumber, printJson } from '../io';
 
 interface Opts {
@@ -25,13 +23,7 @@ export function register(program: Command): void {
     .option('--copy', 'copy files instead of hard-linking them')
     .option('--json', 'print JSON')
     .action((opts: Opts) => {
-      let r;
-      try {
-        r = splitImageFolder({ source: opts.source, out: opts.out, valRatio: opts.valRatio, seed: opts.seed, copy: opts.copy });
-      } catch (e) {
-        if (e instanceof DataError) throw new UserError(e.message);
-        throw e;
-      }
+      const r = splitImageFolder({ source: opts.source, out: opts.out, valRatio: opts.valRatio, seed: opts.seed, copy: opts.copy });
       if (opts.json) return printJson({ source: opts.source, out: opts.out, valRatio: opts.valRatio, seed: opts.seed, ...r });
       for (const c of r.classes) log(`${c.name.padEnd(16)} train ${String(c.train).padStart(5)}  val ${String(c.val).padStart(5)}`);
       log(`${r.train} train + ${r.val} val images in ${opts.out} (${r.linked === r.train + r.val ? 'hard-linked' : r.linked === 0 ? 'copied' : `${r.linked} hard-linked, the rest copied`})`);

@@ -7,7 +7,6 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { Command, Option } from 'commander';
 import { CheckpointError, checkCompatible } from '../../checkpoint/checkpoint';
-import { DataError } from '../../data/errors';
 import { createGoogLeNet, GoogLeNet } from '../../model/googlenet';
 import { isVariant, VARIANT_NAMES, VARIANTS, Variant } from '../../model/specs';
 import { summarize } from '../../model/summary';
@@ -15,7 +14,7 @@ import { PthError, readStateDict } from '../../torch/pth';
 import { loadTorchStateDict } from '../../torch/load_state_dict';
 import { DEFAULT_TRAIN_CONFIG, TrainConfig } from '../../train/config';
 import { openTrainingData } from '../../train/data';
-import { loadResumeState, NonFiniteLossError, trainModel } from '../../train/trainer';
+import { loadResumeState, trainModel } from '../../train/trainer';
 import type { NamedTensor } from '../../checkpoint/checkpoint';
 import { addBackendOption, startBackend } from '../backend_option';
 import { UserError } from '../errors';
@@ -103,20 +102,14 @@ export function register(program: Command): void {
     const choice = await startBackend(opts.backend, { quiet });
     const pretrainedTransform = !!opts.pretrained;
     const normalization = variant === 'course' ? VARIANTS.course.normalization : VARIANTS.torchvision.normalization;
-    let data;
-    try {
-      data = openTrainingData({
-        dir: opts.data,
-        imageSize: opts.imageSize,
-        batchSize: opts.batchSize,
-        seed: opts.seed,
-        normalization,
-        onWarning: quiet ? undefined : (msg) => log(`warning: ${msg}`),
-      });
-    } catch (e) {
-      if (e instanceof DataError) throw new UserError(e.message);
-      throw e;
-    }
+    const data = openTrainingData({
+      dir: opts.data,
+      imageSize: opts.imageSize,
+      batchSize: opts.batchSize,
+      seed: opts.seed,
+      normalization,
+      onWarning: quiet ? undefined : (msg) => log(`warning: ${msg}`),
+    });
     const config: TrainConfig = {
       epochs: opts.epochs,
       batchSize: opts.batchSize,
@@ -196,9 +189,6 @@ export function register(program: Command): void {
         optimizerState,
         callbacks: progressCallbacks(mode, () => stopRequested),
       });
-    } catch (e) {
-      if (e instanceof NonFiniteLossError) throw new UserError(e.message);
-      throw e;
     } finally {
       process.off('SIGINT', onSigint);
       model.dispose();
