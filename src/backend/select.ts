@@ -6,10 +6,12 @@
  * need before they load (./native.ts); WebGPU is probed in a child process (./webgpu.ts), and automatic
  * selection does not even do that where no GPU device exists.
  */
+import * as os from 'os';
 import * as tf from '../tf';
 import { BACKEND_NAMES, BackendName, TFJS_BACKEND } from './names';
 import { probeNative } from './native';
 import { registerWasmTrainingKernels } from './wasm_kernels';
+import { MAX_WASM_THREADS, useWasmThreads } from './wasm/threads';
 import { gpuDeviceNodes, probeWebGpuIsolated, startWebGpu, stopWebGpu, WebGpuAdapterSummary } from './webgpu';
 
 export { diagnoseNativeError } from './native';
@@ -19,7 +21,7 @@ export interface BackendReport {
   available: boolean;
   /** Why it is or is not usable, with what to do. */
   reason: string;
-  /** The device it runs on, where known (a GPU adapter's name, 'CPU (one thread)'). */
+  /** The device it runs on, where known (a GPU adapter's name, 'CPU (2 threads)'). */
   device?: string;
   /** A software GPU (Mesa lavapipe/llvmpipe, SwiftShader): works but is slower than wasm. */
   software?: boolean;
@@ -36,7 +38,7 @@ function probeWasm(): BackendReport {
   try {
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     require('@tensorflow/tfjs-backend-wasm');
-    return { name: 'wasm', available: true, reason: 'XNNPACK + SIMD', device: 'CPU (one thread in Node)' };
+    return { name: 'wasm', available: true, reason: 'XNNPACK + SIMD', device: 'CPU' };
   } catch (e) {
     return { name: 'wasm', available: false, reason: `@tensorflow/tfjs-backend-wasm failed to load: ${(e as Error).message}` };
   }
@@ -84,10 +86,27 @@ export class BackendError extends Error {}
 export interface InitBackendOptions {
   /** Take a software GPU adapter in automatic mode (never by default: wasm is faster than lavapipe). */
   allowSoftwareGpu?: boolean;
+  /**
+   * Threads for the wasm backend's XNNPACK pool (default: the machine's CPUs, at most 8; 1 runs
+   * tfjs's single-threaded build). Used only where wasm is the backend started.
+   */
+  wasmThreads?: number;
 }
 
-async function activate(report: BackendReport): Promise<BackendReport> {
-  if (report.name === 'wasm') registerWasmTrainingKernels();
+/** The default wasm thread count: one per CPU the process may use, at most the pool's 8. */
+export function defaultWasmThreads(): number {
+  return Math.min(MAX_WASM_THREADS, os.availableParallelism());
+}
+
+async function activate(report: BackendReport, opts: InitBackendOptions): Promise<BackendReport> {
+  if (report.name === 'wasm') {
+    const threads = opts.wasmThreads ?? defaultWasmThreads();
+    if (!Number.isInteger(threads) || threads < 1) throw new BackendError(`wasm threads must be a whole number >= 1, got ${threads}`);
+    useWasmThreads(threads);
+    registerWasmTrainingKernels();
+    const n = Math.min(threads, MAX_WASM_THREADS);
+    report = { ...report, device: `CPU (${n} thread${n === 1 ? '' : 's'})` };
+  }
   if (report.name === 'webgpu') {
     const { adapter } = await startWebGpu(webgpuAdapter);
     report = { ...report, device: adapter.name };
@@ -113,7 +132,7 @@ export async function initBackend(requested: BackendName | 'auto' = 'auto', opts
     const report = await probeBackend(requested);
     if (!report.available) throw new BackendError(`backend ${requested} is not usable: ${report.reason}`);
     try {
-      return { name: requested, report: await activate(report), skipped: [] };
+      return { name: requested, report: await activate(report, opts), skipped: [] };
     } catch (e) {
       throw new BackendError(`backend ${requested} failed to start: ${(e as Error).message}`);
     }
@@ -134,7 +153,7 @@ export async function initBackend(requested: BackendName | 'auto' = 'auto', opts
       continue;
     }
     try {
-      return { name, report: await activate(report), skipped };
+      return { name, report: await activate(report, opts), skipped };
     } catch (e) {
       skipped.push({ ...report, available: false, reason: `failed to start: ${(e as Error).message}` });
     }

@@ -1,30 +1,53 @@
-/** `--backend` / GOOGLENET_BACKEND for commands that compute. */
+/** `--backend` / GOOGLENET_BACKEND and `--threads` / GOOGLENET_THREADS for commands that compute. */
 import { Command, Option } from 'commander';
 import { BACKEND_NAMES, BackendName, isBackendName } from '../backend/names';
-import { BackendChoice, initBackend } from '../backend/select';
+import { BackendChoice, defaultWasmThreads, initBackend } from '../backend/select';
+import { MAX_WASM_THREADS } from '../backend/wasm/threads';
 import { UserError } from './errors';
 import { log } from './io';
 
 export function addBackendOption(cmd: Command): Command {
-  return cmd.addOption(
-    new Option('--backend <name>', `compute backend: auto or ${BACKEND_NAMES.join('|')} (env GOOGLENET_BACKEND)`).default(
-      process.env.GOOGLENET_BACKEND || 'auto',
-    ),
-  );
+  return cmd
+    .addOption(
+      new Option('--backend <name>', `compute backend: auto or ${BACKEND_NAMES.join('|')} (env GOOGLENET_BACKEND)`).default(
+        process.env.GOOGLENET_BACKEND || 'auto',
+      ),
+    )
+    .addOption(
+      new Option('--threads <n>', `threads for the wasm backend (env GOOGLENET_THREADS; default: one per CPU, ${defaultWasmThreads()} here)`).default(
+        process.env.GOOGLENET_THREADS,
+      ),
+    );
+}
+
+export interface BackendOpts {
+  backend: string;
+  threads?: string;
+}
+
+function parseThreads(value: string | undefined): number | undefined {
+  if (value === undefined || value === '') return undefined;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1 || n > MAX_WASM_THREADS) {
+    throw new UserError(`--threads must be a whole number from 1 to ${MAX_WASM_THREADS}, got '${value}'`);
+  }
+  return n;
 }
 
 /** Start the backend named by --backend; in auto mode say on stderr which one and why others were passed over. */
-export async function startBackend(requested: string, opts: { quiet?: boolean } = {}): Promise<BackendChoice> {
+export async function startBackend(opts: BackendOpts, out: { quiet?: boolean } = {}): Promise<BackendChoice> {
+  const requested = opts.backend;
   if (requested !== 'auto' && !isBackendName(requested)) {
     throw new UserError(`unknown backend '${requested}': use auto or one of ${BACKEND_NAMES.join(', ')}`);
   }
+  const wasmThreads = parseThreads(opts.threads);
   let choice: BackendChoice;
   try {
-    choice = await initBackend(requested as BackendName | 'auto');
+    choice = await initBackend(requested as BackendName | 'auto', { wasmThreads });
   } catch (e) {
     throw new UserError((e as Error).message);
   }
-  if (!opts.quiet) {
+  if (!out.quiet) {
     for (const s of choice.skipped.filter((r) => r.name === 'tensorflow-gpu' || r.name === 'webgpu')) {
       // Say why a GPU backend that could be here was passed over; stay quiet where there is no GPU at all.
       if (!/not installed|no GPU device|no NVIDIA driver/.test(s.reason) && !s.software) log(`backend ${s.name} not used: ${s.reason}`);

@@ -20,6 +20,7 @@ interface Opts {
   limit?: number;
   json?: boolean;
   backend: string;
+  threads?: string;
 }
 
 export function register(program: Command): void {
@@ -37,7 +38,7 @@ export function register(program: Command): void {
   addBackendOption(cmd).action(async (opts: Opts) => {
     if (!isVariant(opts.variant)) throw new UserError(`unknown variant '${opts.variant}': use ${VARIANT_NAMES.join(' or ')}`);
     if (opts.loaderOnly && !opts.data) throw new UserError('--loader-only needs --data DIR (an ImageFolder of photos)');
-    const choice = await startBackend(opts.backend, { quiet: opts.json });
+    const choice = await startBackend(opts, { quiet: opts.json });
     const rss0 = process.memoryUsage().rss;
     let peakRss = rss0;
     const timer = setInterval(() => (peakRss = Math.max(peakRss, process.memoryUsage().rss)), 50);

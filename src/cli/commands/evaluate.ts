@@ -16,6 +16,7 @@ interface Opts {
   batchSize: number;
   json?: boolean;
   backend: string;
+  threads?: string;
 }
 
 export function register(program: Command): void {
@@ -28,7 +29,7 @@ export function register(program: Command): void {
     .option('--json', 'print JSON: {accuracy, count, classNames, confusion, perClass}');
   addBackendOption(cmd).action(async (opts: Opts) => {
     const folder = scanImageFolder(opts.data);
-    await startBackend(opts.backend, { quiet: opts.json });
+    await startBackend(opts, { quiet: opts.json });
     const ck = await loadCheckpoint(opts.checkpoint, { auxLogits: false });
     const meta = ck.metadata;
     try {

@@ -11,6 +11,7 @@ interface Opts {
   topK: number;
   json?: boolean;
   backend: string;
+  threads?: string;
 }
 
 export function register(program: Command): void {
@@ -22,7 +23,7 @@ export function register(program: Command): void {
     .option('--top-k <k>', 'how many classes to show per image', parseNumber('--top-k', { integer: true, min: 1 }), 5)
     .option('--json', 'print JSON: [{image, predictions: [{index, className, probability}]}]');
   addBackendOption(cmd).action(async (images: string[], opts: Opts) => {
-    await startBackend(opts.backend, { quiet: opts.json });
+    await startBackend(opts, { quiet: opts.json });
     const ck = await loadCheckpoint(opts.checkpoint, { auxLogits: false });
     const { results, failures } = await predictImages(ck.model, ck.metadata, images, opts.topK);
     ck.model.dispose();

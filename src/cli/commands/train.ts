@@ -39,6 +39,7 @@ interface Opts {
   freezeFeatures?: boolean;
   json?: boolean;
   backend: string;
+  threads?: string;
 }
 
 const d = DEFAULT_TRAIN_CONFIG;
@@ -99,7 +100,7 @@ export function register(program: Command): void {
       throw new UserError(`${opts.out} already holds a training run: add --resume to continue it, or choose another --out`);
     }
     const quiet = !!opts.json;
-    const choice = await startBackend(opts.backend, { quiet });
+    const choice = await startBackend(opts, { quiet });
     const pretrainedTransform = !!opts.pretrained;
     const normalization = variant === 'course' ? VARIANTS.course.normalization : VARIANTS.torchvision.normalization;
     const data = openTrainingData({

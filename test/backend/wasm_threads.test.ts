@@ -1,0 +1,52 @@
+/**
+ * The wasm backend on several threads in Node (src/backend/wasm/threads.ts): the pool has the threads
+ * asked for, results are right, the heap grows, a program using it ends by itself, and an uncaught error
+ * prints as usual (not the Emscripten module's minified source). Each case runs in its own process.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'child_process';
+import * as path from 'path';
+import { ROOT } from '../helpers';
+
+const CHILD = path.join(__dirname, 'fixtures', 'wasm_threads_child.ts');
+
+function child(threads: number, mode: string) {
+  const t0 = Date.now();
+  const r = spawnSync(process.execPath, ['--import', 'tsx', CHILD, String(threads), mode], { cwd: ROOT, encoding: 'utf8', timeout: 120_000 });
+  const seconds = (Date.now() - t0) / 1000;
+  const line = r.stdout.trim().split('\n').pop() ?? '';
+  return { status: r.status, signal: r.signal, stderr: r.stderr, seconds, out: line ? (JSON.parse(line) as Record<string, unknown>) : {} };
+}
+
+for (const threads of [1, 2, 3]) {
+  test(`wasm with ${threads} thread(s): the pool has them, a conv is exact, the program ends by itself`, () => {
+    const r = child(threads, 'conv');
+    assert.equal(r.signal, null, `the child did not end by itself (killed by ${r.signal} after ${r.seconds}s)`);
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(r.out.backend, 'wasm');
+    assert.equal(r.out.device, `CPU (${threads} thread${threads === 1 ? '' : 's'})`);
+    assert.equal(r.out.poolThreads, threads);
+    assert.deepEqual(r.out.shape, [4, 32, 32, 32]);
+    assert.equal(r.out.min, 144);
+    assert.equal(r.out.max, 144);
+  });
+}
+
+test('threaded wasm: the shared heap grows by hundreds of MB and reads back right', () => {
+  const r = child(2, 'grow');
+  assert.equal(r.status, 0, r.stderr);
+  assert.equal(r.out.min, 2);
+  assert.equal(r.out.max, 2);
+  assert.deepEqual(r.out.tail, new Array(24).fill(2));
+  assert.ok((r.out.startMB as number) < 128 && (r.out.heapMB as number) >= 256, `heap ${r.out.startMB} -> ${r.out.heapMB} MB`);
+});
+
+test('threaded wasm: an uncaught error prints briefly (exit 1, the message, no minified module source)', () => {
+  const r = child(2, 'throw');
+  assert.equal(r.status, 1);
+  assert.equal(r.out.device, 'CPU (2 threads)');
+  assert.match(r.stderr, /an error from the program/);
+  assert.ok(r.stderr.length < 5000, `stderr is ${r.stderr.length} characters`);
+  assert.doesNotMatch(r.stderr, /GROWABLE_HEAP/);
+});
