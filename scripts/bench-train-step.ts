@@ -14,6 +14,7 @@ import * as tf from '../src/tf';
 import { initBackend } from '../src/backend/select';
 import { BackendName } from '../src/backend/names';
 import { createGoogLeNet } from '../src/model/googlenet';
+import { createAdam } from '../src/train/adam';
 
 interface Args {
   backend: string;
@@ -70,7 +71,7 @@ async function main(): Promise<void> {
   const vars = model.namedParameters().map(([, p]) => p);
   const x = tf.randomNormal([n, s, s, 3], 0, 1, 'float32', 7) as tf.Tensor4D;
   const labels = tf.oneHot(tf.tensor1d(Array.from({ length: n }, (_, i) => i % numClasses), 'int32'), numClasses);
-  const optimizer = tf.train.adam(3e-4);
+  const optimizer = createAdam(3e-4);
   let seed = 1;
   const ce = (logits: tf.Tensor2D) => tf.losses.softmaxCrossEntropy(labels, logits);
   const step = (): number => {

@@ -5,7 +5,8 @@
  * BatchMatMul that leaves XNNPACK whenever an operand is transposed (every dense-layer gradient), a
  * Slice/SplitV that copy their whole input per output (the gradient of every inception concat), an
  * Identity that copies, and a Sum over leading axes (every bias gradient) that goes through a generic
- * N-d transpose.
+ * N-d transpose. Plus one kernel tfjs does not have: a fused Adam step (AdamStep, used by
+ * src/train/adam.ts) in place of ~14 elementwise passes per variable.
  *
  * The replacements (src/backend/wasm/) express each gradient through the backend's own XNNPACK kernels
  * (Conv2D, BatchMatMul) plus cheap data movement on the wasm heap, and free every intermediate, so that
@@ -13,6 +14,7 @@
  * 112 px, batch 16 goes from ~1 to ~7 img/s of one core (scripts/bench-train-step.ts).
  */
 import * as tf from '../tf';
+import { ADAM_STEP, adamStep } from './wasm/adam';
 import { batchMatMul } from './wasm/batch_mat_mul';
 import { saveOriginal } from './wasm/common';
 import { conv2DBackpropFilter, conv2DBackpropInput } from './wasm/conv_backprop';
@@ -30,6 +32,7 @@ const KERNELS: [string, tf.KernelFunc][] = [
   ['SplitV', splitV as unknown as tf.KernelFunc],
   ['Identity', identity as unknown as tf.KernelFunc],
   ['Sum', sum as unknown as tf.KernelFunc],
+  [ADAM_STEP, adamStep as unknown as tf.KernelFunc],
 ];
 
 let registered = false;

@@ -3,6 +3,7 @@
  * inference, on random input of a given size, with tensor counts before and after to show leaks.
  */
 import * as tf from '../tf';
+import { createAdam } from './adam';
 import { createGoogLeNet } from '../model/googlenet';
 import { applyBatchNormUpdates, BatchNormUpdate } from '../model/module';
 import type { Variant } from '../model/specs';
@@ -34,7 +35,7 @@ export async function benchModel(args: BenchArgs): Promise<BenchResult> {
   const tensorsBefore = tf.memory().numTensors;
   const numClasses = args.numClasses ?? 5;
   const model = createGoogLeNet({ variant: args.variant, numClasses, seed: args.seed ?? 0 });
-  const optimizer = tf.train.adam(3e-4, 0.9, 0.999, 1e-8);
+  const optimizer = createAdam(3e-4);
   const vars = model.namedParameters().map(([, v]) => v);
   const rng = new Rng(args.seed ?? 0);
   const s = args.imageSize;

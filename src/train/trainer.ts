@@ -6,6 +6,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import * as tf from '../tf';
+import { createAdam } from './adam';
 import { loadCheckpoint, NamedTensor, saveCheckpoint } from '../checkpoint/checkpoint';
 import { CheckpointMetadata, Normalization } from '../checkpoint/metadata';
 import type { GoogLeNet } from '../model/googlenet';
@@ -116,7 +117,7 @@ export async function trainModel(run: TrainRun): Promise<TrainResult> {
 
   const params = trainableParameters(model, config.freezeFeatures);
   const varList = params.map(([, v]) => v);
-  const optimizer = tf.train.adam(learningRateAt(config, startEpoch), 0.9, 0.999, 1e-8);
+  const optimizer = createAdam(learningRateAt(config, startEpoch));
   if (run.optimizerState?.length) await optimizer.setWeights(run.optimizerState);
 
   let best = run.bestValAccuracy ?? null;
