@@ -3,7 +3,8 @@
 #   ours:        bin/googlenet bench --loader-only (sharp/libvips, concurrent decoding, batches as tensors)
 #   torchvision: scripts/bench-loader-torch.py (ImageFolder + RandomResizedCrop(224) + RandomHorizontalFlip
 #                + ToTensor + Normalize, DataLoader batch 32, num_workers=0: the notes' setup)
-# Each side runs twice, alternating, and the better run counts (the machine may be shared).
+# Each side runs twice, alternating, and the better run counts (the machine may be shared); CPU time per
+# image (every thread of the process) and the load average are printed beside, to judge the disturbance.
 #
 # Usage: scripts/bench-loader.sh [--data DIR] [--count N]
 #   DIR: an ImageFolder (<class>/*.jpg); default ../shared/data/flower_photos beside the repository,
@@ -48,15 +49,19 @@ classes.forEach((c, i) => {
 JS
 N=$(find "$WORK/photos" -type f | wc -l)
 
-ours() { "$ROOT/bin/googlenet" bench --loader-only --backend cpu --data "$WORK/photos" --image-size 224 --batch-size 32 --json 2>/dev/null | node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>console.log(JSON.parse(s).loaderImagesPerSec.toFixed(1)))'; }
-torch() { OMP_NUM_THREADS=1 "$PY" "$ROOT/scripts/bench-loader-torch.py" "$WORK/photos" --batch-size 32 --image-size 224 | node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>console.log(JSON.parse(s).imagesPerSec.toFixed(1)))'; }
+# Each run prints "IMG_PER_SEC CPU_MS_PER_IMAGE" (CPU: the whole process, every thread, over the timed images).
+ours() { "$ROOT/bin/googlenet" bench --loader-only --backend cpu --data "$WORK/photos" --image-size 224 --batch-size 32 --json 2>/dev/null | node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>{const j=JSON.parse(s);console.log(j.loaderImagesPerSec.toFixed(1),j.loaderCpuMsPerImage.toFixed(2))})'; }
+torch() { OMP_NUM_THREADS=1 "$PY" "$ROOT/scripts/bench-loader-torch.py" "$WORK/photos" --batch-size 32 --image-size 224 | node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>{const j=JSON.parse(s);console.log(j.imagesPerSec.toFixed(1),j.cpuMsPerImage.toFixed(2))})'; }
 best() { node -e 'console.log(Math.max(...process.argv.slice(1).map(Number)).toFixed(1))' "$@"; }
 
-T1=$(torch); O1=$(ours); T2=$(torch); O2=$(ours)
+LOAD0=$(cut -d' ' -f1-3 /proc/loadavg)
+read -r T1 TC1 <<<"$(torch)"; read -r O1 OC1 <<<"$(ours)"; read -r T2 TC2 <<<"$(torch)"; read -r O2 OC2 <<<"$(ours)"
+LOAD1=$(cut -d' ' -f1-3 /proc/loadavg)
 T=$(best "$T1" "$T2"); O=$(best "$O1" "$O2")
 RATIO=$(node -e "console.log(($O / $T).toFixed(2))")
 echo "loader benchmark: $N photos from $DATA, training transform at 224 px, batch 32, $(nproc) CPU cores"
-printf '%-48s %10s %18s\n' "pipeline" "img/s" "(runs)"
-printf '%-48s %10s %18s\n' "torchvision 0.14, PIL, DataLoader num_workers=0" "$T" "($T1, $T2)"
-printf '%-48s %10s %18s\n' "googlenet-ts DataLoader (sharp, concurrent)" "$O" "($O1, $O2)"
+echo "load average (1, 5, 15 min) before: $LOAD0, after: $LOAD1 (other work on the machine disturbs img/s)"
+printf '%-48s %10s %18s %22s\n' "pipeline" "img/s" "(runs)" "CPU ms/image (runs)"
+printf '%-48s %10s %18s %22s\n' "torchvision 0.14, PIL, DataLoader num_workers=0" "$T" "($T1, $T2)" "($TC1, $TC2)"
+printf '%-48s %10s %18s %22s\n' "googlenet-ts DataLoader (sharp, concurrent)" "$O" "($O1, $O2)" "($OC1, $OC2)"
 printf '%-48s %10s\n' "ours / torchvision" "${RATIO}x"

@@ -45,9 +45,9 @@ export function register(program: Command): void {
     try {
       if (opts.loaderOnly) {
         const r = await benchLoader({ data: opts.data!, imageSize: opts.imageSize, batchSize: opts.batchSize, limit: opts.limit });
-        const out = { backend: choice.name, imageSize: opts.imageSize, batchSize: opts.batchSize, images: r.images, seconds: r.seconds, loaderImagesPerSec: r.imagesPerSec, skipped: r.skipped };
+        const out = { backend: choice.name, imageSize: opts.imageSize, batchSize: opts.batchSize, images: r.images, seconds: r.seconds, loaderImagesPerSec: r.imagesPerSec, loaderCpuMsPerImage: r.cpuMsPerImage, skipped: r.skipped };
         if (opts.json) return printJson(out);
-        return log(`loader: ${r.imagesPerSec.toFixed(1)} img/s (${r.images} images at ${opts.imageSize} px in ${r.seconds.toFixed(2)} s)`);
+        return log(`loader: ${r.imagesPerSec.toFixed(1)} img/s, ${r.cpuMsPerImage.toFixed(2)} CPU ms per image (${r.images} images at ${opts.imageSize} px in ${r.seconds.toFixed(2)} s)`);
       }
       const r = await benchModelWithLeakCheck({ variant: opts.variant, imageSize: opts.imageSize, batchSize: opts.batchSize, steps: opts.steps });
       peakRss = Math.max(peakRss, process.memoryUsage().rss);
