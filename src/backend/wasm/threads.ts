@@ -28,7 +28,8 @@ interface EmscriptenWorker {
 interface ThreadedModule {
   cwrap(name: string, ret: string | null, args: string[]): (...a: number[]) => number;
   PThread: { runningWorkers: EmscriptenWorker[]; unusedWorkers: EmscriptenWorker[] };
-  wasmMemory: WebAssembly.Memory;
+  /** The shared WebAssembly.Memory (typed structurally: tslab compiles without the WebAssembly lib). */
+  wasmMemory: { buffer: ArrayBufferLike };
   tfjs?: Record<string, unknown>;
   [k: string]: unknown;
 }
