@@ -38,7 +38,8 @@ function probeWasm(): BackendReport {
   try {
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     require('@tensorflow/tfjs-backend-wasm');
-    return { name: 'wasm', available: true, reason: 'XNNPACK + SIMD', device: 'CPU' };
+    const n = defaultWasmThreads();
+    return { name: 'wasm', available: true, reason: 'XNNPACK + SIMD', device: `CPU (${n} thread${n === 1 ? '' : 's'} by default)` };
   } catch (e) {
     return { name: 'wasm', available: false, reason: `@tensorflow/tfjs-backend-wasm failed to load: ${(e as Error).message}` };
   }
