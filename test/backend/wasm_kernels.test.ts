@@ -85,6 +85,11 @@ const CONV_CASES: ConvCase[] = [
   { n: 2, h: 8, w: 8, ci: 4, co: 6, k: 3, s: 2, p: 0, what: '3x3/2 valid' },
   { n: 1, h: 9, w: 9, ci: 3, co: 4, k: 3, s: 2, p: 1, what: '3x3/2 pad 1' },
   { n: 2, h: 9, w: 9, ci: 3, co: 5, k: 4, s: 1, p: 'same', what: '4x4 same (asymmetric padding)' },
+  // Maps of GoogLeNet's sizes (28x28 at 112 px), over several chunks of the im2col sum.
+  { n: 9, h: 30, w: 30, ci: 5, co: 6, k: 3, s: 1, p: 1, what: '3x3 pad 1 on 30x30, batch 9' },
+  { n: 3, h: 28, w: 28, ci: 4, co: 5, k: 5, s: 1, p: 2, what: '5x5 pad 2 on 28x28' },
+  { n: 2, h: 30, w: 30, ci: 3, co: 5, k: 4, s: 1, p: 'same', what: '4x4 same on 30x30 (asymmetric padding)' },
+  { n: 2, h: 30, w: 30, ci: 3, co: 4, k: 3, s: 1, p: 'valid', what: '3x3 valid on 30x30' },
 ];
 
 function outSize(size: number, k: number, s: number, p: Pad): number {
