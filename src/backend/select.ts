@@ -21,7 +21,7 @@ export interface BackendReport {
   available: boolean;
   /** Why it is or is not usable, with what to do. */
   reason: string;
-  /** The device it runs on, where known (a GPU adapter's name, 'CPU (2 threads)'). */
+  /** The device it runs on, where known (a GPU adapter's name, '2 CPU threads'). */
   device?: string;
   /** A software GPU (Mesa lavapipe/llvmpipe, SwiftShader): works but is slower than wasm. */
   software?: boolean;
@@ -34,12 +34,16 @@ export interface BackendChoice {
   skipped: BackendReport[];
 }
 
+function cpuThreads(n: number): string {
+  return `${n} CPU thread${n === 1 ? '' : 's'}`;
+}
+
 function probeWasm(): BackendReport {
   try {
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     require('@tensorflow/tfjs-backend-wasm');
     const n = defaultWasmThreads();
-    return { name: 'wasm', available: true, reason: 'XNNPACK + SIMD', device: `CPU (${n} thread${n === 1 ? '' : 's'} by default)` };
+    return { name: 'wasm', available: true, reason: 'XNNPACK + SIMD', device: `${cpuThreads(n)} by default` };
   } catch (e) {
     return { name: 'wasm', available: false, reason: `@tensorflow/tfjs-backend-wasm failed to load: ${(e as Error).message}` };
   }
@@ -106,7 +110,7 @@ async function activate(report: BackendReport, opts: InitBackendOptions): Promis
     useWasmThreads(threads);
     registerWasmTrainingKernels();
     const n = Math.min(threads, MAX_WASM_THREADS);
-    report = { ...report, device: `CPU (${n} thread${n === 1 ? '' : 's'})` };
+    report = { ...report, device: cpuThreads(n) };
   }
   if (report.name === 'webgpu') {
     const { adapter } = await startWebGpu(webgpuAdapter);

@@ -25,7 +25,7 @@ for (const threads of [1, 2, 3]) {
     assert.equal(r.signal, null, `the child did not end by itself (killed by ${r.signal} after ${r.seconds}s)`);
     assert.equal(r.status, 0, r.stderr);
     assert.equal(r.out.backend, 'wasm');
-    assert.equal(r.out.device, `CPU (${threads} thread${threads === 1 ? '' : 's'})`);
+    assert.equal(r.out.device, `${threads} CPU thread${threads === 1 ? '' : 's'}`);
     assert.equal(r.out.poolThreads, threads);
     assert.deepEqual(r.out.shape, [4, 32, 32, 32]);
     assert.equal(r.out.min, 144);
@@ -45,7 +45,7 @@ test('threaded wasm: the shared heap grows by hundreds of MB and reads back righ
 test('threaded wasm: an uncaught error prints briefly (exit 1, the message, no minified module source)', () => {
   const r = child(2, 'throw');
   assert.equal(r.status, 1);
-  assert.equal(r.out.device, 'CPU (2 threads)');
+  assert.equal(r.out.device, '2 CPU threads');
   assert.match(r.stderr, /an error from the program/);
   assert.ok(r.stderr.length < 5000, `stderr is ${r.stderr.length} characters`);
   assert.doesNotMatch(r.stderr, /GROWABLE_HEAP/);
