@@ -1,6 +1,7 @@
 /** nn.Conv2d in NHWC: weight [kh, kw, in, out] (HWIO; PyTorch stores OIHW), optional bias [out]. */
 import * as tf from '../../tf';
 import { Module } from '../module';
+import { registerFusedConvGradient } from './fused_conv_grad';
 import { Initializer, fanIn, initBias, initWeight } from './init';
 
 export interface Conv2dArgs {
@@ -32,6 +33,16 @@ export class Conv2d extends Module {
 
   /** [N, H, W, in] -> [N, H', W', out]; `relu` fuses the activation into the conv kernel. */
   apply(x: tf.Tensor4D, relu = false): tf.Tensor4D {
+    if (this.bias) {
+      // The fused kernel in training too (tf.fused.conv2d splits it into three while a tape records),
+      // with the gradient registered in ./fused_conv_grad.ts.
+      registerFusedConvGradient();
+      return tf.engine().runKernel(
+        'FusedConv2D',
+        { x, filter: this.weight, bias: this.bias },
+        { strides: this.stride, pad: this.padding, dataFormat: 'NHWC', dilations: 1, activation: relu ? 'relu' : 'linear' } as unknown as tf.NamedAttrMap,
+      ) as tf.Tensor4D;
+    }
     return tf.fused.conv2d({
       x,
       filter: this.weight as tf.Tensor4D,
