@@ -8,12 +8,16 @@
  * so every wasm kernel (tfjs's and this project's) runs unchanged, with XNNPACK's convolutions and
  * matrix products split over the threads.
  *
- * Two more things the threaded build needs in Node:
+ * What else the threaded build needs in Node, done here:
  * - its C++ start-up caps the pool at half the logical CPUs (it assumes two hyper-threads per core),
  *   which on a 2-vCPU machine means one thread: the CPU count it reads (os.cpus()) is doubled while
  *   the module starts, so the cap becomes the real count;
  * - its idle workers are unref'd but the pool's running ones are not, so a finished program would never
- *   exit: they are unref'd once the pool exists.
+ *   exit: they are unref'd once the pool exists;
+ * - its process handlers only re-throw, but make Node print the module's minified source above any
+ *   uncaught error: they are removed;
+ * - its heap views are refreshed only by the thread that grows the memory: they become getters that
+ *   check the shared buffer.
  */
 import * as path from 'path';
 import * as tf from '../../tf';
