@@ -107,9 +107,8 @@ async function activate(report: BackendReport, opts: InitBackendOptions): Promis
   if (report.name === 'wasm') {
     const threads = opts.wasmThreads ?? defaultWasmThreads();
     if (!Number.isInteger(threads) || threads < 1) throw new BackendError(`wasm threads must be a whole number >= 1, got ${threads}`);
-    useWasmThreads(threads);
+    const n = useWasmThreads(threads);
     registerWasmTrainingKernels();
-    const n = Math.min(threads, MAX_WASM_THREADS);
     report = { ...report, device: cpuThreads(n) };
   }
   if (report.name === 'webgpu') {

@@ -31,7 +31,7 @@ interface EmscriptenWorker {
 
 interface ThreadedModule {
   cwrap(name: string, ret: string | null, args: string[]): (...a: number[]) => number;
-  PThread: { runningWorkers: EmscriptenWorker[]; unusedWorkers: EmscriptenWorker[] };
+  PThread: { runningWorkers: EmscriptenWorker[] };
   /** The shared WebAssembly.Memory (typed structurally: tslab compiles without the WebAssembly lib). */
   wasmMemory: { buffer: ArrayBufferLike };
   tfjs?: Record<string, unknown>;
@@ -133,20 +133,15 @@ async function startThreadedModule(threads: number): Promise<ThreadedModule> {
 
 let registeredThreads = 0;
 
-/** The thread count the 'wasm' backend was last registered with here (0: tfjs's own single-threaded one). */
-export function wasmThreadsRegistered(): number {
-  return registeredThreads;
-}
-
 /**
  * Register the 'wasm' backend on the threaded build with `threads` threads in XNNPACK's pool (the
  * calling thread included; capped at MAX_WASM_THREADS). One thread keeps tfjs's own single-threaded
  * registration. Call before the backend is first used: re-registering drops a backend already made,
- * and the tensors on it.
+ * and the tensors on it. Returns the thread count used.
  */
-export function useWasmThreads(threads: number): void {
+export function useWasmThreads(threads: number): number {
   const n = Math.max(1, Math.min(MAX_WASM_THREADS, Math.floor(threads)));
-  if (n === registeredThreads || (n === 1 && registeredThreads === 0)) return;
+  if (n === registeredThreads || (n === 1 && registeredThreads === 0)) return n;
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   const wasmPkg = require('@tensorflow/tfjs-backend-wasm') as typeof import('@tensorflow/tfjs-backend-wasm');
   if (tf.findBackendFactory('wasm')) tf.removeBackend('wasm');
@@ -163,4 +158,5 @@ export function useWasmThreads(threads: number): void {
     },
     2,
   );
+  return n;
 }
