@@ -6,11 +6,11 @@ import { Command, Option } from 'commander';
 import { benchLoader } from '../../data/bench_loader';
 import { isVariant, VARIANT_NAMES } from '../../model/specs';
 import { benchModelWithLeakCheck } from '../../train/bench';
-import { addBackendOption, startBackend } from '../backend_option';
+import { addBackendOption, BackendOpts, startBackend } from '../backend_option';
 import { UserError } from '../errors';
 import { log, parseNumber, printJson } from '../io';
 
-interface Opts {
+interface Opts extends BackendOpts {
   batchSize: number;
   imageSize: number;
   steps: number;
@@ -19,8 +19,6 @@ interface Opts {
   variant: string;
   limit?: number;
   json?: boolean;
-  backend: string;
-  threads?: string;
 }
 
 export function register(program: Command): void {

@@ -6,17 +6,15 @@ import { DataLoader } from '../../data/loader';
 import { evalTransform } from '../../data/transforms';
 import { fromDataLoader } from '../../train/batches';
 import { evaluate } from '../../train/evaluate';
-import { addBackendOption, startBackend } from '../backend_option';
+import { addBackendOption, BackendOpts, startBackend } from '../backend_option';
 import { UserError } from '../errors';
 import { log, parseNumber, printJson } from '../io';
 
-interface Opts {
+interface Opts extends BackendOpts {
   checkpoint: string;
   data: string;
   batchSize: number;
   json?: boolean;
-  backend: string;
-  threads?: string;
 }
 
 export function register(program: Command): void {

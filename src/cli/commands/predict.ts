@@ -2,16 +2,14 @@
 import { Command } from 'commander';
 import { loadCheckpoint } from '../../checkpoint/checkpoint';
 import { predictImages } from '../../train/predict';
-import { addBackendOption, startBackend } from '../backend_option';
+import { addBackendOption, BackendOpts, startBackend } from '../backend_option';
 import { UserError } from '../errors';
 import { log, parseNumber, printJson } from '../io';
 
-interface Opts {
+interface Opts extends BackendOpts {
   checkpoint: string;
   topK: number;
   json?: boolean;
-  backend: string;
-  threads?: string;
 }
 
 export function register(program: Command): void {

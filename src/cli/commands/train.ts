@@ -16,12 +16,12 @@ import { DEFAULT_TRAIN_CONFIG, TrainConfig } from '../../train/config';
 import { openTrainingData } from '../../train/data';
 import { loadResumeState, trainModel } from '../../train/trainer';
 import type { NamedTensor } from '../../checkpoint/checkpoint';
-import { addBackendOption, startBackend } from '../backend_option';
+import { addBackendOption, BackendOpts, startBackend } from '../backend_option';
 import { UserError } from '../errors';
 import { log, parseNumber, printJson } from '../io';
 import { progressCallbacks } from '../progress';
 
-interface Opts {
+interface Opts extends BackendOpts {
   data: string;
   out: string;
   epochs: number;
@@ -38,8 +38,6 @@ interface Opts {
   pretrained?: string;
   freezeFeatures?: boolean;
   json?: boolean;
-  backend: string;
-  threads?: string;
 }
 
 const d = DEFAULT_TRAIN_CONFIG;
