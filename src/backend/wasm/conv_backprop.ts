@@ -21,19 +21,19 @@ import { BackendWasm, Info, KernelArgs, alias, dispose, f32, memoryOffset, relea
 
 type Pad = 'valid' | 'same' | number | tf.backend_util.ExplicitPadding;
 
-interface BackpropInputAttrs {
+/** The attributes both Conv2D gradient kernels take. */
+interface ConvGradAttrs {
   strides: [number, number] | number;
   pad: Pad;
   dataFormat: 'NHWC' | 'NCHW';
   dimRoundingMode?: 'floor' | 'round' | 'ceil';
+}
+
+interface BackpropInputAttrs extends ConvGradAttrs {
   inputShape: [number, number, number, number];
 }
 
-interface BackpropFilterAttrs {
-  strides: [number, number] | number;
-  pad: Pad;
-  dataFormat: 'NHWC' | 'NCHW';
-  dimRoundingMode?: 'floor' | 'round' | 'ceil';
+interface BackpropFilterAttrs extends ConvGradAttrs {
   filterShape: [number, number, number, number];
 }
 
