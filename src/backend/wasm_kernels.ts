@@ -8,21 +8,28 @@
  * N-d transpose. Plus one kernel tfjs does not have: a fused Adam step (AdamStep, used by
  * src/train/adam.ts) in place of ~14 elementwise passes per variable.
  *
- * The replacements (src/backend/wasm/) express each gradient through the backend's own XNNPACK kernels
- * (Conv2D, BatchMatMul) plus cheap data movement on the wasm heap, and free every intermediate, so that
- * neither tensors nor XNNPACK's operator caches grow from step to step. A GoogLeNet training step at
- * 112 px, batch 16 goes from ~1 to ~7 img/s of one core (scripts/bench-train-step.ts).
+ * The replacements (src/backend/wasm/) run on two engines. The convolutions of training (forward,
+ * input and filter gradients) and the data movement and elementwise passes (pooling gradients, bias
+ * sums, transposes, Adam) run on this project's own wasm SIMD module (src/backend/wasm/simd/kernels.c,
+ * built with clang), which works in place on the backend's memory and splits each call over helper
+ * threads. Matrix products and inference convolutions run on the backend's XNNPACK kernels. Every
+ * intermediate is freed, so that neither tensors nor XNNPACK's operator caches grow from step to step.
+ * A GoogLeNet training step at 112 px, batch 16 went from ~1 img/s (one core, shipped kernels) to
+ * 15-17 img/s on two cores (scripts/bench-train-step.ts).
  */
 import * as tf from '../tf';
 import { ADAM_STEP, adamStep } from './wasm/adam';
 import { batchMatMul } from './wasm/batch_mat_mul';
 import { saveOriginal } from './wasm/common';
+import { conv2D, fusedConv2D } from './wasm/conv';
 import { conv2DBackpropFilter, conv2DBackpropInput } from './wasm/conv_backprop';
 import { avgPoolGrad, maxPoolGrad } from './wasm/pool_grad';
 import { sum } from './wasm/reduce';
 import { identity, slice, splitV } from './wasm/slice';
 
 const KERNELS: [string, tf.KernelFunc][] = [
+  ['FusedConv2D', fusedConv2D as unknown as tf.KernelFunc],
+  ['Conv2D', conv2D as unknown as tf.KernelFunc],
   ['Conv2DBackpropFilter', conv2DBackpropFilter as unknown as tf.KernelFunc],
   ['Conv2DBackpropInput', conv2DBackpropInput as unknown as tf.KernelFunc],
   ['MaxPoolGrad', maxPoolGrad as unknown as tf.KernelFunc],

@@ -20,7 +20,7 @@ function child(threads: number, mode: string) {
 }
 
 for (const threads of [1, 2, 3]) {
-  test(`wasm with ${threads} thread(s): the pool has them, a conv is exact, the program ends by itself`, () => {
+  test(`wasm with ${threads} thread(s): the pool has them, a conv and its gradients are exact, the program ends by itself`, () => {
     const r = child(threads, 'conv');
     assert.equal(r.signal, null, `the child did not end by itself (killed by ${r.signal} after ${r.seconds}s)`);
     assert.equal(r.status, 0, r.stderr);
@@ -30,6 +30,7 @@ for (const threads of [1, 2, 3]) {
     assert.deepEqual(r.out.shape, [4, 32, 32, 32]);
     assert.equal(r.out.min, 144);
     assert.equal(r.out.max, 144);
+    assert.deepEqual([r.out.dwMin, r.out.dwMax, r.out.dxCorner, r.out.dxMiddle], [4096, 4096, 32, 288]);
   });
 }
 

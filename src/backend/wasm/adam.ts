@@ -10,9 +10,11 @@
  *   value' = value - lr (m' / (1 - beta1^t)) / (sqrt(v' / (1 - beta2^t)) + epsilon)
  *
  * Inputs: value, grad, m, v (float32, one shape). Attrs: lr, beta1, beta2, epsilon, and the two bias
- * corrections 1 - beta^t. Outputs: [value', m', v'].
+ * corrections 1 - beta^t. Outputs: [value', m', v']. The pass is adam_step in ./simd/kernels.c (float32,
+ * four lanes), split over the threads.
  */
-import { BackendWasm, Info, KernelArgs, f32 } from './common';
+import { BackendWasm, Info, KernelArgs, memoryOffset, sizeOf } from './common';
+import { simdKernels } from './simd/module';
 
 export const ADAM_STEP = 'AdamStep';
 
@@ -32,23 +34,20 @@ export function adamStep(args: KernelArgs): Info[] {
   const { value, grad, m, v } = args.inputs as { value: Info; grad: Info; m: Info; v: Info };
   const { lr, beta1, beta2, epsilon, correction1, correction2 } = args.attrs as unknown as AdamStepAttrs;
   const shape = value.shape.slice();
+  const size = sizeOf(shape);
   const outValue = backend.makeOutput(shape, 'float32');
   const outM = backend.makeOutput(shape, 'float32');
   const outV = backend.makeOutput(shape, 'float32');
-  // Views after the last allocation (an allocation may grow the heap and replace its buffer).
-  const [x, g, m0, v0, x1, m1, v1] = [value, grad, m, v, outValue, outM, outV].map((t) => f32(backend, t));
-  const a1 = 1 - beta1;
-  const a2 = 1 - beta2;
-  const stepSize = lr / correction1;
-  const rootCorrection2 = Math.sqrt(correction2);
-  for (let i = 0; i < x.length; i++) {
-    const gi = g[i];
-    const mi = beta1 * m0[i] + a1 * gi;
-    const vi = beta2 * v0[i] + a2 * gi * gi;
-    m1[i] = mi;
-    v1[i] = vi;
-    // sqrt(v / c2) = sqrt(v) / sqrt(c2)
-    x1[i] = x[i] - (stepSize * mi) / (Math.sqrt(vi) / rootCorrection2 + epsilon);
-  }
+  const ptr = (t: Info) => memoryOffset(backend, t);
+  // adam_step(x, g, m, v, x', m', v', i0, i1, beta1, beta2, 1 - beta1, 1 - beta2, step_size, root_c2, epsilon),
+  // split over elements
+  simdKernels(backend).parallel(
+    'adam_step',
+    [ptr(value), ptr(grad), ptr(m), ptr(v), ptr(outValue), ptr(outM), ptr(outV), 0, 0, beta1, beta2, 1 - beta1, 1 - beta2, lr / correction1, Math.sqrt(correction2), epsilon],
+    7,
+    size,
+    4 * size,
+    4,
+  );
   return [outValue, outM, outV];
 }

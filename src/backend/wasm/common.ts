@@ -10,6 +10,7 @@
  */
 import * as tf from '../../tf';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
+import { simdKernels } from './simd/module';
 
 export type { BackendWasm };
 export type Info = tf.TensorInfo;
@@ -72,28 +73,6 @@ export function sizeOf(shape: number[]): number {
 }
 
 /**
- * Cache-blocked 2-D transpose: src [rows, cols] -> dst [cols, rows]. Offsets are element indices into
- * the two arrays (which may be the same heap, at different places).
- */
-export function transpose2d(src: Float32Array, srcOff: number, rows: number, cols: number, dst: Float32Array, dstOff: number): void {
-  const B = 32;
-  for (let r0 = 0; r0 < rows; r0 += B) {
-    const r1 = Math.min(rows, r0 + B);
-    for (let c0 = 0; c0 < cols; c0 += B) {
-      const c1 = Math.min(cols, c0 + B);
-      for (let r = r0; r < r1; r++) {
-        let s = srcOff + r * cols + c0;
-        let d = dstOff + c0 * rows + r;
-        for (let c = c0; c < c1; c++) {
-          dst[d] = src[s++];
-          d += rows;
-        }
-      }
-    }
-  }
-}
-
-/**
  * A tensor that aliases `length` elements of `base` from element `offset` on (no copy), for feeding a
  * window of a buffer to a wasm kernel. Release it with `releaseAlias`, never `dispose` (which would
  * free the base's memory).
@@ -109,9 +88,15 @@ export function releaseAlias(backend: BackendWasm, t: Info): void {
   backend.dataIdMap.delete(t.dataId);
 }
 
-/** The transpose of a 2-D view [rows, cols] of `t`, by the wasm Transpose kernel (a new tensor). */
+/**
+ * The transpose of a 2-D view [rows, cols] of `t` (a new tensor [cols, rows]): 4x4 SIMD blocks
+ * (transpose in ./simd/kernels.c), rows split over the threads.
+ */
 export function transposed2d(backend: BackendWasm, t: Info, rows: number, cols: number): Info {
-  return run(backend, 'Transpose', { x: view(t, [rows, cols]) }, { perm: [1, 0] });
+  const out = backend.makeOutput([cols, rows], t.dtype);
+  // transpose(src, dst, rows, cols, src row stride, dst row stride, r0, r1)
+  simdKernels(backend).parallel('transpose', [memoryOffset(backend, t), memoryOffset(backend, out), rows, cols, cols, rows, 0, 0], 6, rows, rows * cols, 32);
+  return out;
 }
 
 /** Byte offset of a tensor's data on the wasm heap. */

@@ -1,23 +1,25 @@
 /**
- * Conv2D gradients for the wasm backend, expressed through its XNNPACK kernels.
+ * Conv2D gradients for the wasm backend, on this project's SIMD GEMM (./simd/kernels.c).
  *
  * Input gradient (Conv2DBackpropInput): a forward convolution of dy with the kernel flipped in space
  * and with in/out channels swapped, padded by k-1-p. For stride s > 1, dy is first dilated (s-1 zeros
- * between its pixels). XNNPACK runs it about as fast as the forward pass (1.0-1.2x here).
+ * between its pixels). It runs on ./conv.ts's forward convolution (XNNPACK's where that does not apply).
  *
  *   dx = conv2d(dilate(dy, s), flip(W)^T, stride 1, pad (k-1-pt, ..))
  *
  * Filter gradient (Conv2DBackpropFilter): dW[ky,kx,ci,co] = sum_{n,y,x} xpad[n, y*s+ky, x*s+kx, ci] dy[n,y,x,co]
- * is one matrix product  dW [kh*kw*Ci, Co] = P^T [kh*kw*Ci, N*oh*ow] . dy [N*oh*ow, Co],  where P^T is the
- * transposed im2col matrix of x, built from x transposed to [Ci, N*H*W] with memmoves on the heap. The
- * product runs on XNNPACK's fully-connected (GEMM) kernel through the wasm BatchMatMul, which packs its
- * second operand (dy, aliased in place) first. The sum over output pixels is split into chunks of ~512
- * columns so that the GEMM's operands stay in cache and P^T stays small; the partial sums are added.
- * For a 1x1 stride-1 conv there is no im2col: dW = x^T dy, packing the smaller of x and dy. About
- * 1.2-1.5x the forward conv's time (2x for conv1, 7x7/2 with 3 input channels).
+ * is one matrix product  dW [kh*kw*Ci, Co] = P^T [kh*kw*Ci, N*oh*ow] . dy [N*oh*ow, Co],  P the im2col
+ * matrix of x. It runs on this project's own SIMD GEMM (conv_filter_grad in ./simd/kernels.c): dy is
+ * repacked once into 8-column panels, x's patches are packed 512 pixels at a time into 4-row panels
+ * straight from x (no im2col matrix, no transpose of x), and a 4x8 register tile accumulates. The rows
+ * of dW are split over the threads. XNNPACK's fully-connected GEMM, used before, re-packed its second
+ * operand on every call (tfjs caches packed weights per tensor, and here they are new each step) and
+ * barely used the second thread at these shapes: 13-15 GMAC/s on two threads, against 27-30 here.
  */
 import * as tf from '../../tf';
-import { BackendWasm, Info, KernelArgs, alias, dispose, f32, memoryOffset, releaseAlias, run, transpose2d, transposed2d, view, wasmKernel } from './common';
+import { BackendWasm, Info, KernelArgs, dispose, f32, memoryOffset, run, sizeOf, wasmKernel } from './common';
+import { simdConv2d, simdConvCovers } from './conv';
+import { simdKernels } from './simd/module';
 
 type Pad = 'valid' | 'same' | number | tf.backend_util.ExplicitPadding;
 
@@ -41,35 +43,17 @@ interface BackpropFilterAttrs extends ConvGradAttrs {
 function flippedTransposedFilter(backend: BackendWasm, filter: Info): Info {
   const [kh, kw, ci, co] = filter.shape;
   const out = backend.makeOutput([kh, kw, co, ci], 'float32');
-  const dst = f32(backend, out);
-  const src = f32(backend, filter);
-  const tap = ci * co;
-  for (let y = 0; y < kh; y++) {
-    for (let x = 0; x < kw; x++) {
-      const from = ((kh - 1 - y) * kw + (kw - 1 - x)) * tap;
-      transpose2d(src, from, ci, co, dst, (y * kw + x) * tap);
-    }
-  }
+  // flip_transpose_filter(src, dst, kh, kw, ci, co, t0, t1), split over taps
+  simdKernels(backend).parallel('flip_transpose_filter', [memoryOffset(backend, filter), memoryOffset(backend, out), kh, kw, ci, co, 0, 0], 6, kh * kw, kh * kw * ci * co);
   return out;
 }
 
 /** dy [n, h, w, c] -> [n, (h-1)*sh+1, (w-1)*sw+1, c] with zeros between the pixels. */
 function dilate(backend: BackendWasm, dy: Info, sh: number, sw: number): Info {
   const [n, h, w, c] = dy.shape;
-  const dh = (h - 1) * sh + 1;
-  const dw = (w - 1) * sw + 1;
-  const out = backend.makeOutput([n, dh, dw, c], 'float32');
-  const dst = f32(backend, out);
-  const src = f32(backend, dy);
-  dst.fill(0);
-  for (let b = 0; b < n; b++) {
-    for (let y = 0; y < h; y++) {
-      for (let x = 0; x < w; x++) {
-        const s = ((b * h + y) * w + x) * c;
-        dst.set(src.subarray(s, s + c), ((b * dh + y * sh) * dw + x * sw) * c);
-      }
-    }
-  }
+  const out = backend.makeOutput([n, (h - 1) * sh + 1, (w - 1) * sw + 1, c], 'float32');
+  // dilate(dy, out, n, h, w, c, sh, sw, b0, b1), split over images
+  simdKernels(backend).parallel('dilate', [memoryOffset(backend, dy), memoryOffset(backend, out), n, h, w, c, sh, sw, 0, 0], 8, n, sizeOf(out.shape));
   return out;
 }
 
@@ -92,119 +76,17 @@ export function conv2DBackpropInput(args: KernelArgs): Info {
 
   const w = flippedTransposedFilter(backend, filter);
   const dyIn = sh > 1 || sw > 1 ? dilate(backend, dy, sh, sw) : dy;
-  const out = run(backend, 'Conv2D', { x: dyIn, filter: w }, {
-    strides: [1, 1],
-    pad: [[0, 0], [top, bottom], [left, right], [0, 0]],
-    dataFormat: 'NHWC',
-    dilations: [1, 1],
-  });
+  const padding: tf.backend_util.ExplicitPadding = [[0, 0], [top, bottom], [left, right], [0, 0]];
+  const dxInfo = tf.backend_util.computeConv2DInfo(dyIn.shape as [number, number, number, number], w.shape as [number, number, number, number], 1, 1, padding);
+  const out = simdConvCovers(dxInfo)
+    ? simdConv2d(backend, dyIn, w, null, false, dxInfo)
+    : run(backend, 'Conv2D', { x: dyIn, filter: w }, { strides: [1, 1], pad: padding, dataFormat: 'NHWC', dilations: [1, 1] });
   dispose(backend, w, dyIn === dy ? null : dyIn);
   return out;
 }
 
-/**
- * GEMM columns (output pixels) per product. XNNPACK's GEMM streams whole rows of both operands for
- * every tile and packs its second operand first; with a long reduction (N*oh*ow columns) neither
- * fits in cache. Splitting the sum into chunks of ~512 columns keeps both panels in L1/L2 (about 20%
- * faster here), at the cost of adding the partial products.
- */
-const CHUNK = 512;
-
-/**
- * Columns [r0*ow, r1*ow) of the transposed im2col matrix P^T [kh*kw*ci, n*oh*ow] of x, where xt is x
- * transposed to [ci, n, h, w]; written to pt as [kh*kw*ci, (r1-r0)*ow]. Rows r are output rows (b, y),
- * r = b*oh + y.
- */
-function im2colT(
-  heap: Float32Array,
-  xtBase: number,
-  ptBase: number,
-  info: tf.backend_util.Conv2DInfo,
-  r0: number,
-  r1: number,
-): void {
-  const { batchSize: n, inHeight: h, inWidth: w, inChannels: ci, outHeight: oh, outWidth: ow } = info;
-  const { filterHeight: kh, filterWidth: kw, strideHeight: sh, strideWidth: sw } = info;
-  const padTop = info.padInfo.top;
-  const padLeft = info.padInfo.left;
-  const k = (r1 - r0) * ow;
-  for (let ky = 0; ky < kh; ky++) {
-    for (let kx = 0; kx < kw; kx++) {
-      // Output columns x whose input column x*sw+kx-padLeft lies inside [0, w).
-      let x0 = Math.ceil((padLeft - kx) / sw);
-      if (x0 < 0) x0 = 0;
-      let x1 = Math.floor((w - 1 + padLeft - kx) / sw) + 1;
-      if (x1 > ow) x1 = ow;
-      if (x1 < x0) x1 = x0;
-      for (let c = 0; c < ci; c++) {
-        let d = ptBase + ((ky * kw + kx) * ci + c) * k;
-        for (let r = r0; r < r1; r++, d += ow) {
-          const b = (r / oh) | 0;
-          const iy = (r - b * oh) * sh + ky - padTop;
-          if (iy < 0 || iy >= h) {
-            heap.fill(0, d, d + ow);
-            continue;
-          }
-          for (let x = 0; x < x0; x++) heap[d + x] = 0;
-          for (let x = x1; x < ow; x++) heap[d + x] = 0;
-          const s = xtBase + ((c * n + b) * h + iy) * w + kx - padLeft;
-          if (sw === 1) {
-            heap.copyWithin(d + x0, s + x0, s + x1);
-          } else {
-            for (let x = x0; x < x1; x++) heap[d + x] = heap[s + x * sw];
-          }
-        }
-      }
-    }
-  }
-}
-
-/** acc + part by the wasm Add kernel (vectorised); frees both inputs. */
-function accumulate(backend: BackendWasm, acc: Info | null, part: Info): Info {
-  if (acc === null) return part;
-  const sum = run(backend, 'Add', { a: acc, b: part });
-  dispose(backend, acc, part);
-  return sum;
-}
-
-/** Split `total` units into near-equal chunks of about `target`. */
-function chunkSize(total: number, target: number): number {
-  const chunks = Math.max(1, Math.round(total / Math.max(1, target)));
-  return Math.ceil(total / chunks);
-}
-
-/**
- * 1x1 stride-1 conv: dW [ci, co] = x^T [ci, M] . dy [M, co]. The operand the GEMM packs (its weights)
- * is the smaller of x and dy; the other one is transposed. With x packed, the product is dW^T.
- */
-function pointwiseFilterGrad(backend: BackendWasm, x: Info, dy: Info, pixels: number, ci: number, co: number): Info {
-  const packX = ci < co;
-  const step = chunkSize(pixels, CHUNK);
-  let acc: Info | null = null;
-  for (let p0 = 0; p0 < pixels; p0 += step) {
-    const k = Math.min(step, pixels - p0);
-    const xa = alias(backend, x, p0 * ci, [k, ci]);
-    const dya = alias(backend, dy, p0 * co, [k, co]);
-    let part: Info;
-    if (packX) {
-      const dyt = transposed2d(backend, dya, k, co); // [co, k]
-      part = run(backend, 'BatchMatMul', { a: view(dyt, [1, co, k]), b: view(xa, [1, k, ci]) }, { transposeA: false, transposeB: false });
-      dispose(backend, dyt);
-    } else {
-      const xt = transposed2d(backend, xa, k, ci); // [ci, k]
-      part = run(backend, 'BatchMatMul', { a: view(xt, [1, ci, k]), b: view(dya, [1, k, co]) }, { transposeA: false, transposeB: false });
-      dispose(backend, xt);
-    }
-    // Releasing the aliases also drops the GEMM operator XNNPACK cached for the packed one.
-    releaseAlias(backend, xa);
-    releaseAlias(backend, dya);
-    acc = accumulate(backend, acc, part);
-  }
-  if (!packX) return view(acc!, [1, 1, ci, co]);
-  const out = transposed2d(backend, acc!, co, ci);
-  dispose(backend, acc);
-  return view(out, [1, 1, ci, co]);
-}
+/** Pixels per packed slice of the im2col matrix (x's patches, packed as [m/4][KC][4]): ~1 MB at m = 576. */
+const KC = 512;
 
 export function conv2DBackpropFilter(args: KernelArgs): Info {
   const backend = args.backend as unknown as BackendWasm;
@@ -214,32 +96,41 @@ export function conv2DBackpropFilter(args: KernelArgs): Info {
   const info = tf.backend_util.computeConv2DInfo(x.shape as [number, number, number, number], filterShape, strides, 1, pad, dimRoundingMode);
   const { batchSize: n, inHeight: h, inWidth: w, inChannels: ci, outHeight: oh, outWidth: ow, outChannels: co } = info;
   const { filterHeight: kh, filterWidth: kw, strideHeight: sh, strideWidth: sw } = info;
-  if (n * oh * ow === 0 || h * w * ci === 0) {
-    const zeros = backend.makeOutput(filterShape.slice() as number[], 'float32');
-    f32(backend, zeros).fill(0);
-    return zeros;
+  const out = backend.makeOutput(filterShape.slice() as number[], 'float32');
+  const pixels = n * oh * ow;
+  const m = kh * kw * ci;
+  if (pixels === 0 || h * w * ci === 0) {
+    f32(backend, out).fill(0);
+    return out;
   }
-  if (kh === 1 && kw === 1 && sh === 1 && sw === 1 && info.padInfo.top === 0 && info.padInfo.left === 0 && oh === h && ow === w) {
-    return pointwiseFilterGrad(backend, x, dy, n * h * w, ci, co);
+  // dW [m, co] = P^T [m, pixels] . dy [pixels, co] (conv_filter_grad in ./simd/kernels.c)
+  const m4 = Math.ceil(m / 4);
+  const n8 = Math.ceil(co / 8);
+  const exact = m % 4 === 0 && co % 8 === 0;
+  const kc = Math.min(KC, pixels);
+  const bp = backend.makeOutput([n8, pixels, 8], 'float32');
+  const ap = backend.makeOutput([m4, kc, 4], 'float32');
+  const c = exact ? out : backend.makeOutput([m4 * 4, n8 * 8], 'float32');
+  const simd = simdKernels(backend);
+  // pack_b8(dy, bp, pixels, co, cb0, cb1), split over column blocks
+  simd.parallel('pack_b8', [memoryOffset(backend, dy), memoryOffset(backend, bp), pixels, co, 0, 0], 4, n8, pixels * co);
+  // conv_filter_grad(x, bp, ap, c, ldc, n, h, w, ci, oh, ow, kh, kw, sh, sw, pt, pl, m, n8, kc, rb0, rb1), split over row blocks
+  simd.parallel(
+    'conv_filter_grad',
+    [
+      memoryOffset(backend, x), memoryOffset(backend, bp), memoryOffset(backend, ap), memoryOffset(backend, c), n8 * 8,
+      n, h, w, ci, oh, ow, kh, kw, sh, sw, info.padInfo.top, info.padInfo.left, m, n8, kc, 0, 0,
+    ],
+    20,
+    m4,
+    m * co * pixels,
+  );
+  if (!exact) {
+    // The valid [m, co] corner of the padded product.
+    const src = f32(backend, c);
+    const dst = f32(backend, out);
+    for (let r = 0; r < m; r++) dst.set(src.subarray(r * n8 * 8, r * n8 * 8 + co), r * co);
   }
-
-  // dW [kh*kw*ci, co] = P^T [kh*kw*ci, n*oh*ow] . dy [n*oh*ow, co], summed over chunks of output rows.
-  const rows = kh * kw * ci;
-  const xt = transposed2d(backend, x, n * h * w, ci); // [ci, n, h, w]
-  const step = chunkSize(n * oh, CHUNK / ow);
-  let acc: Info | null = null;
-  for (let r0 = 0; r0 < n * oh; r0 += step) {
-    const r1 = Math.min(n * oh, r0 + step);
-    const k = (r1 - r0) * ow;
-    const pt = backend.makeOutput([rows, k], 'float32');
-    const heap = new Float32Array((backend.wasm as unknown as { HEAPU8: Uint8Array }).HEAPU8.buffer);
-    im2colT(heap, memoryOffset(backend, xt) / 4, memoryOffset(backend, pt) / 4, info, r0, r1);
-    const dya = alias(backend, dy, r0 * ow * co, [k, co]);
-    const part = run(backend, 'BatchMatMul', { a: view(pt, [1, rows, k]), b: view(dya, [1, k, co]) }, { transposeA: false, transposeB: false });
-    releaseAlias(backend, dya);
-    dispose(backend, pt);
-    acc = accumulate(backend, acc, part);
-  }
-  dispose(backend, xt);
-  return view(acc!, filterShape.slice() as number[]);
+  dispose(backend, bp, ap, exact ? null : c);
+  return out;
 }

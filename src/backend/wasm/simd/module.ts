@@ -1,0 +1,187 @@
+/**
+ * The SIMD kernels of ./kernels.c, instantiated on a wasm backend's own memory, and a way to run one
+ * call over several threads.
+ *
+ * The module imports tfjs's wasm memory and reads and writes tensors in place (pointers are byte
+ * offsets on the heap, as `memoryOffset` gives them). tfjs's single-threaded build gets kernels.wasm;
+ * the threaded build (shared memory) gets kernels.threads.wasm, plus helper threads (./worker.js) that
+ * instantiate the same module on the same memory: a call is split over a range of its outermost loop,
+ * the main thread runs the first share, each helper one of the others. XNNPACK's own pool is idle
+ * meanwhile (the wasm backend runs one kernel at a time), so the cores are free.
+ */
+import * as fs from 'fs';
+import * as path from 'path';
+import { Worker } from 'worker_threads';
+import type { BackendWasm } from '../common';
+
+/** The exported functions (see kernels.c for what each argument means). */
+export const KERNEL_NAMES = [
+  'max_pool_grad',
+  'avg_pool_grad',
+  'transpose',
+  'flip_transpose_filter',
+  'dilate',
+  'pack_b8',
+  'conv_filter_grad',
+  'sum_rows',
+  'adam_step',
+  'conv_forward',
+] as const;
+export type KernelName = (typeof KERNEL_NAMES)[number];
+
+type Fn = (...args: number[]) => void;
+
+/** WebAssembly, typed structurally (tslab compiles without the WebAssembly lib). */
+interface WasmApi {
+  Module: new (bytes: Uint8Array) => object;
+  Instance: new (module: object, imports: object) => { exports: Record<string, Fn> };
+}
+const WASM = (globalThis as unknown as { WebAssembly: WasmApi }).WebAssembly;
+
+interface Memory {
+  buffer: ArrayBufferLike;
+}
+
+interface Helper {
+  worker: Worker;
+  ctrl: Int32Array;
+  args: Float64Array;
+}
+
+const SEQ = 0;
+const DONE = 1;
+const KERNEL = 2;
+const COUNT = 3;
+const READY = 4;
+const FAILED = 5;
+const MAX_ARGS = 24;
+
+/** Work below this many elements (roughly) is not worth waking a helper for (~20 µs). */
+const MIN_PARALLEL_WORK = 32768;
+
+export class SimdKernels {
+  private readonly fns: Record<KernelName, Fn>;
+  private readonly helpers: Helper[] = [];
+  /** Calls that were split over more than one thread (for tests and benchmarks). */
+  splitCalls = 0;
+
+  /** `memory`: the wasm memory to work on; helper threads are started only if it is shared. */
+  constructor(memory: Memory, helperThreads: number) {
+    const shared = typeof SharedArrayBuffer !== 'undefined' && memory.buffer instanceof SharedArrayBuffer;
+    const bytes = fs.readFileSync(path.join(__dirname, shared ? 'kernels.threads.wasm' : 'kernels.wasm'));
+    const instance = new WASM.Instance(new WASM.Module(bytes), { env: { memory } });
+    this.fns = Object.fromEntries(KERNEL_NAMES.map((n) => [n, instance.exports[n]])) as Record<KernelName, Fn>;
+    if (!shared) return;
+    for (let i = 0; i < helperThreads; i++) {
+      const control = new SharedArrayBuffer(64 + 8 * MAX_ARGS);
+      const worker = new Worker(path.join(__dirname, 'worker.js'), {
+        workerData: { memory, bytes, names: KERNEL_NAMES, control },
+      });
+      worker.unref();
+      // A helper that fails to start never becomes ready, so no call waits for it.
+      worker.on('error', () => undefined);
+      this.helpers.push({ worker, ctrl: new Int32Array(control), args: new Float64Array(control, 64, MAX_ARGS) });
+    }
+  }
+
+  /** Threads a call can be split over (the calling one included). */
+  get threads(): number {
+    return 1 + this.helpers.length;
+  }
+
+  /** Helper threads started and waiting for work. */
+  readyHelpers(): number {
+    return this.helpers.filter((h) => Atomics.load(h.ctrl, READY) === 1).length;
+  }
+
+  /** Resolves once every helper thread is ready (or `timeoutMs` passed); the count ready. */
+  async whenReady(timeoutMs = 10_000): Promise<number> {
+    const t0 = Date.now();
+    while (this.readyHelpers() < this.helpers.length && Date.now() - t0 < timeoutMs) await new Promise((r) => setTimeout(r, 5));
+    return this.readyHelpers();
+  }
+
+  /** Run `name` once, on this thread. */
+  call(name: KernelName, ...args: number[]): void {
+    this.fns[name](...args);
+  }
+
+  /**
+   * Run `name` over the range [0, total) of the loop whose bounds are args[at] and args[at + 1]
+   * (placeholders in `args`), split into one share per thread, each a multiple of `align`. `work` is
+   * the call's size in elements, to decide whether splitting pays. If `partAt` is given, args[partAt]
+   * is set to the share's index (0 on this thread), for kernels that keep per-thread scratch.
+   */
+  parallel(name: KernelName, args: number[], at: number, total: number, work: number, align = 1, partAt = -1): void {
+    // Helpers still starting up (the first calls) are not waited for: their share runs here.
+    const ready = this.helpers.filter((h) => Atomics.load(h.ctrl, READY) === 1);
+    const parts = Math.min(1 + ready.length, work >= MIN_PARALLEL_WORK ? Math.ceil(total / align) : 1);
+    if (parts <= 1) {
+      args[at] = 0;
+      args[at + 1] = total;
+      if (partAt >= 0) args[partAt] = 0;
+      this.fns[name](...args);
+      return;
+    }
+    const step = Math.ceil(total / parts / align) * align;
+    const kernel = KERNEL_NAMES.indexOf(name);
+    const started: Helper[] = [];
+    for (let p = 1; p < parts; p++) {
+      const lo = Math.min(total, p * step);
+      const hi = Math.min(total, lo + step);
+      if (lo >= hi) break;
+      const h = ready[p - 1];
+      for (let i = 0; i < args.length; i++) h.args[i] = args[i];
+      h.args[at] = lo;
+      h.args[at + 1] = hi;
+      if (partAt >= 0) h.args[partAt] = p;
+      h.ctrl[KERNEL] = kernel;
+      h.ctrl[COUNT] = args.length;
+      Atomics.add(h.ctrl, SEQ, 1);
+      Atomics.notify(h.ctrl, SEQ);
+      started.push(h);
+    }
+    args[at] = 0;
+    args[at + 1] = Math.min(total, step);
+    if (partAt >= 0) args[partAt] = 0;
+    let failed = false;
+    try {
+      this.fns[name](...args);
+    } finally {
+      // Even if this thread's share threw: never return while a helper still writes to the heap.
+      for (const h of started) {
+        const seq = Atomics.load(h.ctrl, SEQ);
+        for (;;) {
+          const done = Atomics.load(h.ctrl, DONE);
+          if (done === seq) break;
+          Atomics.wait(h.ctrl, DONE, done);
+        }
+        failed ||= h.ctrl[FAILED] === 1;
+      }
+    }
+    this.splitCalls++;
+    if (failed) throw new Error(`the wasm SIMD kernel ${name} failed on a helper thread`);
+  }
+}
+
+const instances = new WeakMap<object, SimdKernels>();
+
+/** The wasm backend's memory: the threaded build keeps it as `wasmMemory`, the other one exports it. */
+function memoryOf(backend: BackendWasm): Memory {
+  const mod = backend.wasm as unknown as { wasmMemory?: Memory; asm?: { memory?: Memory } };
+  const memory = mod.wasmMemory ?? mod.asm?.memory;
+  if (!memory) throw new Error('cannot find the wasm backend memory');
+  return memory;
+}
+
+/** The SIMD kernels on this backend's memory (made once per backend). */
+export function simdKernels(backend: BackendWasm): SimdKernels {
+  let k = instances.get(backend);
+  if (!k) {
+    const tfjs = backend.wasm.tfjs as unknown as { getThreadsCount?: () => number };
+    const threads = tfjs.getThreadsCount ? tfjs.getThreadsCount() : 1;
+    k = new SimdKernels(memoryOf(backend), Math.max(0, threads - 1));
+    instances.set(backend, k);
+  }
+  return k;
+}

@@ -1,0 +1,34 @@
+// A helper thread for ./module.ts: instantiates kernels.threads.wasm on the wasm backend's shared
+// memory and runs the share of a kernel call that the main thread hands it, then waits for the next.
+// Control block (Int32Array on a SharedArrayBuffer): [0] call sequence number, [1] last finished call,
+// [2] kernel index, [3] argument count, [4] 1 once ready, [5] 1 if the last call threw; the arguments
+// follow as float64 from byte 64.
+'use strict';
+const { workerData } = require('worker_threads');
+
+const { memory, bytes, names, control } = workerData;
+const kernels = new WebAssembly.Instance(new WebAssembly.Module(bytes), { env: { memory } }).exports;
+const fns = names.map((n) => kernels[n]);
+const ctrl = new Int32Array(control);
+const args = new Float64Array(control, 64);
+const SEQ = 0;
+const DONE = 1;
+const READY = 4;
+const FAILED = 5;
+let seen = Atomics.load(ctrl, SEQ);
+Atomics.store(ctrl, READY, 1);
+for (;;) {
+  Atomics.wait(ctrl, SEQ, seen);
+  seen = Atomics.load(ctrl, SEQ);
+  const n = ctrl[3];
+  const a = new Array(n);
+  for (let i = 0; i < n; i++) a[i] = args[i];
+  try {
+    fns[ctrl[2]](...a);
+    ctrl[FAILED] = 0;
+  } catch {
+    ctrl[FAILED] = 1;
+  }
+  Atomics.store(ctrl, DONE, seen);
+  Atomics.notify(ctrl, DONE);
+}

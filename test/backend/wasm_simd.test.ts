@@ -1,0 +1,367 @@
+/**
+ * The SIMD kernels of src/backend/wasm/simd (kernels.c and its thread pool), on a memory of their own:
+ * each kernel against a plain JavaScript reference, on tfjs's two kinds of memory (not shared: one
+ * thread; shared: calls split over helper threads), at the shapes GoogLeNet uses and at awkward ones
+ * (3 input channels, channel counts that are not multiples of 4 or 8, strides, padding, ceil-mode pool
+ * windows hanging over the edge). And: the committed binaries are what build.sh makes of kernels.c.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'child_process';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { SimdKernels } from '../../src/backend/wasm/simd/module';
+import { Rng } from '../../src/util/rng';
+
+const SIMD_DIR = path.join(__dirname, '..', '..', 'src', 'backend', 'wasm', 'simd');
+
+interface WasmMemory {
+  buffer: ArrayBufferLike;
+}
+const WASM = (globalThis as unknown as { WebAssembly: { Memory: new (d: object) => WasmMemory } }).WebAssembly;
+
+/** A memory with a bump allocator; `f32(ptr, n)` views floats at a byte offset. */
+class Heap {
+  readonly memory: WasmMemory;
+  private top = 1024;
+  constructor(shared: boolean) {
+    this.memory = new WASM.Memory(shared ? { initial: 2048, maximum: 65536, shared: true } : { initial: 2048 });
+  }
+  alloc(n: number): number {
+    const p = this.top;
+    this.top += Math.ceil((4 * n) / 16) * 16 + 16;
+    return p;
+  }
+  f32(ptr: number, n: number): Float32Array {
+    return new Float32Array(this.memory.buffer, ptr, n);
+  }
+  put(values: ArrayLike<number>): number {
+    const p = this.alloc(values.length);
+    this.f32(p, values.length).set(values);
+    return p;
+  }
+}
+
+function randn(n: number, seed: number, zeros = 0): Float32Array {
+  const rng = new Rng(seed);
+  const a = new Float32Array(n);
+  for (let i = 0; i < n; i++) a[i] = rng.next() < zeros ? 0 : rng.uniform(-2, 2);
+  return a;
+}
+
+function maxRelErr(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  assert.equal(a.length, b.length);
+  let num = 0;
+  let den = 0;
+  for (let i = 0; i < a.length; i++) {
+    num = Math.max(num, Math.abs(a[i] - b[i]));
+    den = Math.max(den, Math.abs(b[i]));
+  }
+  return num / Math.max(den, 1e-12);
+}
+
+interface Conv {
+  n: number; h: number; w: number; ci: number; co: number; kh: number; kw: number; sh: number; sw: number; pt: number; pl: number; oh: number; ow: number;
+}
+
+function conv(n: number, h: number, w: number, ci: number, co: number, k: number, s: number, p: number): Conv {
+  return { n, h, w, ci, co, kh: k, kw: k, sh: s, sw: s, pt: p, pl: p, oh: Math.floor((h + 2 * p - k) / s) + 1, ow: Math.floor((w + 2 * p - k) / s) + 1 };
+}
+
+/** dW [kh, kw, ci, co] = sum over pixels of x patches times dy, in float64. */
+function filterGradRef(x: Float32Array, dy: Float32Array, g: Conv): Float64Array {
+  const out = new Float64Array(g.kh * g.kw * g.ci * g.co);
+  for (let b = 0; b < g.n; b++)
+    for (let oy = 0; oy < g.oh; oy++)
+      for (let ox = 0; ox < g.ow; ox++)
+        for (let ky = 0; ky < g.kh; ky++)
+          for (let kx = 0; kx < g.kw; kx++) {
+            const iy = oy * g.sh + ky - g.pt;
+            const ix = ox * g.sw + kx - g.pl;
+            if (iy < 0 || iy >= g.h || ix < 0 || ix >= g.w) continue;
+            for (let c = 0; c < g.ci; c++) {
+              const xv = x[((b * g.h + iy) * g.w + ix) * g.ci + c];
+              const o = ((ky * g.kw + kx) * g.ci + c) * g.co;
+              const d = ((b * g.oh + oy) * g.ow + ox) * g.co;
+              for (let j = 0; j < g.co; j++) out[o + j] += xv * dy[d + j];
+            }
+          }
+  return out;
+}
+
+/** What conv2DBackpropFilter does with the module: pack dy, then the product, padded to 4 x 8 tiles. */
+function filterGrad(k: SimdKernels, heap: Heap, x: Float32Array, dy: Float32Array, g: Conv, kc: number): Float32Array {
+  const pixels = g.n * g.oh * g.ow;
+  const m = g.kh * g.kw * g.ci;
+  const m4 = Math.ceil(m / 4);
+  const n8 = Math.ceil(g.co / 8);
+  const px = heap.put(x);
+  const pdy = heap.put(dy);
+  const bp = heap.alloc(n8 * 8 * pixels);
+  const ap = heap.alloc(m4 * 4 * Math.min(kc, pixels));
+  const c = heap.alloc(m4 * 4 * n8 * 8);
+  k.parallel('pack_b8', [pdy, bp, pixels, g.co, 0, 0], 4, n8, pixels * g.co);
+  k.parallel(
+    'conv_filter_grad',
+    [px, bp, ap, c, n8 * 8, g.n, g.h, g.w, g.ci, g.oh, g.ow, g.kh, g.kw, g.sh, g.sw, g.pt, g.pl, m, n8, Math.min(kc, pixels), 0, 0],
+    20,
+    m4,
+    m * g.co * pixels,
+  );
+  const padded = heap.f32(c, m4 * 4 * n8 * 8);
+  const out = new Float32Array(m * g.co);
+  for (let r = 0; r < m; r++) out.set(padded.subarray(r * n8 * 8, r * n8 * 8 + g.co), r * g.co);
+  return out;
+}
+
+/** y [n, oh, ow, co] = relu?(conv(x, W) + bias), in float64. */
+function convRef(x: Float32Array, wt: Float32Array, bias: Float32Array, relu: boolean, g: Conv): Float64Array {
+  const out = new Float64Array(g.n * g.oh * g.ow * g.co);
+  for (let b = 0; b < g.n; b++)
+    for (let oy = 0; oy < g.oh; oy++)
+      for (let ox = 0; ox < g.ow; ox++) {
+        const o = ((b * g.oh + oy) * g.ow + ox) * g.co;
+        for (let j = 0; j < g.co; j++) out[o + j] = bias[j];
+        for (let ky = 0; ky < g.kh; ky++)
+          for (let kx = 0; kx < g.kw; kx++) {
+            const iy = oy * g.sh + ky - g.pt;
+            const ix = ox * g.sw + kx - g.pl;
+            if (iy < 0 || iy >= g.h || ix < 0 || ix >= g.w) continue;
+            for (let c = 0; c < g.ci; c++) {
+              const xv = x[((b * g.h + iy) * g.w + ix) * g.ci + c];
+              const wo = ((ky * g.kw + kx) * g.ci + c) * g.co;
+              for (let j = 0; j < g.co; j++) out[o + j] += xv * wt[wo + j];
+            }
+          }
+        if (relu) for (let j = 0; j < g.co; j++) out[o + j] = Math.max(0, out[o + j]);
+      }
+  return out;
+}
+
+/** What ../../src/backend/wasm/conv.ts does with the module: pack W, then conv_forward over pixel groups. */
+function convForward(k: SimdKernels, heap: Heap, x: Float32Array, wt: Float32Array, bias: Float32Array, relu: boolean, g: Conv): Float32Array {
+  const K = g.kh * g.kw * g.ci;
+  const pixels = g.n * g.oh * g.ow;
+  const bp = heap.alloc(K * g.co);
+  const ap = heap.alloc(k.threads * 32 * K);
+  const zeros = heap.put(new Float32Array(Math.max(g.ci, g.co)));
+  const y = heap.put(new Float32Array(pixels * g.co).fill(5)); // must be overwritten
+  k.parallel('pack_b8', [heap.put(wt), bp, K, g.co, 0, 0], 4, g.co / 8, K * g.co);
+  k.parallel(
+    'conv_forward',
+    [heap.put(x), bp, heap.put(bias), zeros, ap, y, g.n, g.h, g.w, g.ci, g.oh, g.ow, g.kh, g.kw, g.sh, g.sw, g.pt, g.pl, g.co, relu ? 1 : 0, 0, 0, 0],
+    21,
+    Math.ceil(pixels / 32),
+    pixels * K * g.co,
+    1,
+    20,
+  );
+  return heap.f32(y, pixels * g.co).slice();
+}
+
+const FORWARD_CASES: [string, Conv][] = [
+  ['3x3 pad 1, 64 -> 192 on 28x28 (conv2), K = 576 over 3 blocks', conv(2, 28, 28, 64, 192, 3, 1, 1)],
+  ['1x1, 832 -> 384 on 4x4 (inception5b), 3 reduction blocks', conv(3, 4, 4, 832, 384, 1, 1, 0)],
+  ['5x5 pad 2, 16 -> 48 on 7x7 (pixels not a multiple of 32)', conv(3, 7, 7, 16, 48, 5, 1, 2)],
+  ['3x3/2 valid, 12 -> 16 on 17x17', conv(2, 17, 17, 12, 16, 3, 2, 0)],
+];
+
+const FILTER_CASES: [string, Conv][] = [
+  ['3x3 pad 1, 64 -> 192 on 28x28 (conv2)', conv(4, 28, 28, 64, 192, 3, 1, 1)],
+  ['1x1, 256 -> 128 on 14x14', conv(4, 14, 14, 256, 128, 1, 1, 0)],
+  ['5x5 pad 2, 16 -> 48 on 7x7', conv(8, 7, 7, 16, 48, 5, 1, 2)],
+  ['7x7/2 pad 3, 3 -> 64 (conv1: 147 patch rows)', conv(2, 40, 40, 3, 64, 7, 2, 3)],
+  ['3x3/2 valid, 6 -> 12 (rows and columns off the tile grid)', conv(3, 17, 17, 6, 12, 3, 2, 0)],
+];
+
+for (const shared of [false, true]) {
+  const label = shared ? 'shared memory, 1 helper thread' : 'unshared memory, 1 thread';
+
+  test(`SIMD kernels (${label}): conv filter gradient matches a float64 reference`, async () => {
+    const heap = new Heap(shared);
+    const k = new SimdKernels(heap.memory, 1);
+    assert.equal(await k.whenReady(), shared ? 1 : 0);
+    for (const [name, g] of FILTER_CASES) {
+      const x = randn(g.n * g.h * g.w * g.ci, 1, 0.3);
+      const dy = randn(g.n * g.oh * g.ow * g.co, 2);
+      const want = filterGradRef(x, dy, g);
+      for (const kc of [512, 37]) {
+        const e = maxRelErr(filterGrad(k, heap, x, dy, g, kc), want);
+        assert.ok(e < 1e-5, `${name}, slices of ${kc} pixels: relative error ${e}`);
+      }
+    }
+    assert.ok(shared ? k.splitCalls > 0 : k.splitCalls === 0, `split calls: ${k.splitCalls}`);
+  });
+
+  test(`SIMD kernels (${label}): forward convolution with bias and ReLU matches a float64 reference`, async () => {
+    const heap = new Heap(shared);
+    const k = new SimdKernels(heap.memory, 1);
+    await k.whenReady();
+    for (const [name, g] of FORWARD_CASES) {
+      const x = randn(g.n * g.h * g.w * g.ci, 15, 0.3);
+      const wt = randn(g.kh * g.kw * g.ci * g.co, 16);
+      const bias = randn(g.co, 17);
+      for (const relu of [false, true]) {
+        const got = convForward(k, heap, x, wt, bias, relu, g);
+        const want = convRef(x, wt, bias, relu, g);
+        const e = maxRelErr(got, want);
+        assert.ok(e < 1e-5, `${name}, relu ${relu}: relative error ${e}`);
+        if (relu) assert.ok(got.some((v) => v === 0) && got.every((v) => v >= 0), `${name}: ReLU applied`);
+      }
+    }
+    assert.ok(shared ? k.splitCalls > 0 : k.splitCalls === 0, `split calls: ${k.splitCalls}`);
+  });
+
+  test(`SIMD kernels (${label}): max- and average-pool gradients, sum over rows, transposes, dilation, Adam`, async () => {
+    const heap = new Heap(shared);
+    const k = new SimdKernels(heap.memory, 1);
+    await k.whenReady();
+
+    // MaxPoolGrad, 3x3/2 ceil mode on 15x15 (the last window hangs over), ReLU-like input with tied zeros.
+    const [n, h, w, c, oh, ow, f, s] = [8, 15, 15, 36, 8, 8, 3, 2];
+    const x = randn(n * h * w * c, 3, 0.5).map((v) => Math.max(0, v));
+    const y = new Float32Array(n * oh * ow * c);
+    const dy = randn(y.length, 4);
+    const wantMax = new Float32Array(x.length);
+    for (let b = 0; b < n; b++)
+      for (let oy = 0; oy < oh; oy++)
+        for (let ox = 0; ox < ow; ox++)
+          for (let ch = 0; ch < c; ch++) {
+            let best = -Infinity;
+            let at = -1;
+            for (let iy = oy * s; iy < Math.min(h, oy * s + f); iy++)
+              for (let ix = ox * s; ix < Math.min(w, ox * s + f); ix++) {
+                const o = ((b * h + iy) * w + ix) * c + ch;
+                if (x[o] > best) [best, at] = [x[o], o];
+              }
+            const d = ((b * oh + oy) * ow + ox) * c + ch;
+            y[d] = best;
+            wantMax[at] += dy[d];
+          }
+    const px = heap.put(x);
+    const py = heap.put(y);
+    const pdy = heap.put(dy);
+    const pdx = heap.put(new Float32Array(x.length).fill(7)); // must be overwritten
+    k.parallel('max_pool_grad', [px, py, pdy, pdx, 0, 0, h, w, c, oh, ow, f, f, s, s, 0, 0], 4, n, x.length);
+    assert.deepEqual(Array.from(heap.f32(pdx, x.length)), Array.from(wantMax));
+
+    // AvgPoolGrad, 5/3 (the aux heads) on 14x14 -> 4x4.
+    const [ah, aoh, af, as] = [14, 4, 5, 3];
+    const ady = randn(n * aoh * aoh * c, 5);
+    const wantAvg = new Float64Array(n * ah * ah * c);
+    for (let b = 0; b < n; b++)
+      for (let oy = 0; oy < aoh; oy++)
+        for (let ox = 0; ox < aoh; ox++)
+          for (let iy = oy * as; iy < oy * as + af; iy++)
+            for (let ix = ox * as; ix < ox * as + af; ix++)
+              for (let ch = 0; ch < c; ch++) wantAvg[((b * ah + iy) * ah + ix) * c + ch] += ady[((b * aoh + oy) * aoh + ox) * c + ch] / (af * af);
+    const pady = heap.put(ady);
+    const padx = heap.alloc(wantAvg.length);
+    k.parallel('avg_pool_grad', [pady, padx, 0, 0, ah, ah, c, aoh, aoh, af, af, as, as, 0, 0, 1 / (af * af)], 2, n, wantAvg.length);
+    assert.ok(maxRelErr(heap.f32(padx, wantAvg.length), wantAvg) < 1e-6);
+
+    // Sum over rows (bias gradients): [outer, inner] -> [inner], inner not a multiple of 4.
+    const [outer, inner] = [3000, 30];
+    const m = randn(outer * inner, 6);
+    const wantSum = new Float64Array(inner);
+    for (let r = 0; r < outer; r++) for (let j = 0; j < inner; j++) wantSum[j] += m[r * inner + j];
+    const pm = heap.put(m);
+    const psum = heap.alloc(inner);
+    k.parallel('sum_rows', [pm, psum, outer, inner, 0, 0], 4, inner, outer * inner, 4);
+    assert.ok(maxRelErr(heap.f32(psum, inner), wantSum) < 1e-6);
+
+    // Transpose [rows, cols] -> [cols, rows], sizes off the 4x4 and 32x32 blocks.
+    const [rows, cols] = [301, 259];
+    const t = randn(rows * cols, 7);
+    const pt = heap.put(t);
+    const ptt = heap.alloc(rows * cols);
+    k.parallel('transpose', [pt, ptt, rows, cols, cols, rows, 0, 0], 6, rows, rows * cols, 32);
+    const tt = heap.f32(ptt, rows * cols);
+    for (let r = 0; r < rows; r++) for (let j = 0; j < cols; j++) assert.equal(tt[j * rows + r], t[r * cols + j]);
+
+    // Flipped, transposed filter: W [kh, kw, ci, co] -> [kh, kw, co, ci] flipped in space.
+    const [fh, fw, fci, fco] = [3, 5, 6, 10];
+    const wf = randn(fh * fw * fci * fco, 8);
+    const pw = heap.put(wf);
+    const pwf = heap.alloc(wf.length);
+    k.parallel('flip_transpose_filter', [pw, pwf, fh, fw, fci, fco, 0, 0], 6, fh * fw, wf.length);
+    const got = heap.f32(pwf, wf.length);
+    for (let yy = 0; yy < fh; yy++)
+      for (let xx = 0; xx < fw; xx++)
+        for (let i = 0; i < fci; i++)
+          for (let o = 0; o < fco; o++)
+            assert.equal(got[((yy * fw + xx) * fco + o) * fci + i], wf[(((fh - 1 - yy) * fw + (fw - 1 - xx)) * fci + i) * fco + o]);
+
+    // Dilation by 2 (the input gradient of a stride-2 conv).
+    const [dn, dh, dw, dc] = [3, 5, 6, 7];
+    const dd = randn(dn * dh * dw * dc, 9);
+    const pd = heap.put(dd);
+    const [eh, ew] = [2 * dh - 1, 2 * dw - 1];
+    const pdd = heap.put(new Float32Array(dn * eh * ew * dc).fill(3));
+    k.parallel('dilate', [pd, pdd, dn, dh, dw, dc, 2, 2, 0, 0], 8, dn, 1 << 20);
+    const dil = heap.f32(pdd, dn * eh * ew * dc);
+    for (let b = 0; b < dn; b++)
+      for (let yy = 0; yy < eh; yy++)
+        for (let xx = 0; xx < ew; xx++)
+          for (let ch = 0; ch < dc; ch++) {
+            const v = dil[((b * eh + yy) * ew + xx) * dc + ch];
+            const want = yy % 2 || xx % 2 ? 0 : dd[((b * dh + yy / 2) * dw + xx / 2) * dc + ch];
+            assert.equal(v, want);
+          }
+
+    // Adam: one step, 10,003 elements (a tail off the 4-lane grid).
+    const size = 10003;
+    const [pv, g, m0, v0] = [randn(size, 10), randn(size, 11), randn(size, 12), randn(size, 13).map(Math.abs)];
+    const [b1, b2, lr, eps, c1, c2] = [0.9, 0.999, 3e-4, 1e-8, 1 - 0.9 ** 3, 1 - 0.999 ** 3];
+    const ptrs = [pv, g, m0, v0].map((a) => heap.put(a));
+    const outs = [0, 1, 2].map(() => heap.alloc(size));
+    k.parallel('adam_step', [...ptrs, ...outs, 0, 0, b1, b2, 1 - b1, 1 - b2, lr / c1, Math.sqrt(c2), eps], 7, size, 4 * size, 4);
+    const [x1, m1, v1] = outs.map((p) => heap.f32(p, size));
+    for (let i = 0; i < size; i++) {
+      const mi = b1 * m0[i] + (1 - b1) * g[i];
+      const vi = b2 * v0[i] + (1 - b2) * g[i] * g[i];
+      const xi = pv[i] - ((lr / c1) * mi) / (Math.sqrt(vi) / Math.sqrt(c2) + eps);
+      assert.ok(Math.abs(m1[i] - mi) <= 1e-6 * Math.max(1, Math.abs(mi)), `m[${i}]`);
+      assert.ok(Math.abs(v1[i] - vi) <= 1e-6 * Math.max(1, Math.abs(vi)), `v[${i}]`);
+      assert.ok(Math.abs(x1[i] - xi) <= 1e-6 * Math.max(1, Math.abs(xi)), `x[${i}]: ${x1[i]} vs ${xi}`);
+    }
+    assert.ok(shared ? k.splitCalls >= 6 : k.splitCalls === 0, `split calls: ${k.splitCalls}`);
+  });
+}
+
+test('SIMD kernels: a kernel that traps on a helper thread throws on the caller (no hang)', async () => {
+  const heap = new Heap(true);
+  const k = new SimdKernels(heap.memory, 1);
+  assert.equal(await k.whenReady(), 1);
+  // A transpose whose second half reads far past the end of the memory: the helper's share traps.
+  const rows = 1 << 12;
+  const src = heap.alloc(rows * 16);
+  assert.throws(() => k.parallel('transpose', [src, heap.alloc(rows * 16), rows, 16, 1 << 24, rows, 0, 0], 6, rows, 1 << 20, 32), /out of bounds|failed on a helper thread/);
+  // The pool still works afterwards.
+  const t = randn(64 * 64, 14);
+  const pt = heap.put(t);
+  const ptt = heap.alloc(t.length);
+  k.parallel('transpose', [pt, ptt, 64, 64, 64, 64, 0, 0], 6, 64, 1 << 20, 32);
+  assert.equal(heap.f32(ptt, t.length)[1], t[64]);
+});
+
+test('the committed SIMD binaries are what build.sh makes of kernels.c', (t) => {
+  const tools = spawnSync('bash', ['-c', 'command -v clang-14 || command -v clang; command -v wasm-ld-14 || command -v wasm-ld'], { encoding: 'utf8' });
+  if (tools.stdout.trim().split('\n').filter(Boolean).length < 2) {
+    // CI installs clang and lld (.ci/run); elsewhere the check needs them.
+    assert.ok(!process.env.CI, 'clang and wasm-ld are needed to check the SIMD binaries');
+    t.skip('clang-14 and lld-14 are not installed');
+    return;
+  }
+  const out = fs.mkdtempSync(path.join(os.tmpdir(), 'simd-build-'));
+  try {
+    const r = spawnSync('bash', [path.join(SIMD_DIR, 'build.sh'), out], { encoding: 'utf8' });
+    assert.equal(r.status, 0, r.stderr);
+    for (const f of ['kernels.wasm', 'kernels.threads.wasm']) {
+      assert.ok(fs.readFileSync(path.join(out, f)).equals(fs.readFileSync(path.join(SIMD_DIR, f))), `${f} differs from a fresh build: run src/backend/wasm/simd/build.sh`);
+    }
+  } finally {
+    fs.rmSync(out, { recursive: true, force: true });
+  }
+});
