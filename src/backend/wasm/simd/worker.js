@@ -1,13 +1,14 @@
-// A helper thread for ./module.ts: instantiates kernels.threads.wasm on the wasm backend's shared
-// memory and runs the share of a kernel call that the main thread hands it, then waits for the next.
+// A helper thread for ./module.ts: instantiates kernels.threads.wasm (compiled by the main thread) on
+// the wasm backend's shared memory and runs the share of a kernel call that the main thread hands it, then waits for the next.
 // Control block (Int32Array on a SharedArrayBuffer): [0] call sequence number, [1] last finished call,
 // [2] kernel index, [3] argument count, [4] 1 once ready, [5] 1 if the last call threw; the arguments
 // follow as float64 from byte 64.
+// (No top-level `module`, `exports` or `require` bindings: Node would then load this file as an ES module.)
 'use strict';
 const { workerData } = require('worker_threads');
 
-const { memory, bytes, names, control } = workerData;
-const kernels = new WebAssembly.Instance(new WebAssembly.Module(bytes), { env: { memory } }).exports;
+const { memory, compiled, names, control } = workerData;
+const kernels = new WebAssembly.Instance(compiled, { env: { memory } }).exports;
 const fns = names.map((n) => kernels[n]);
 const ctrl = new Int32Array(control);
 const args = new Float64Array(control, 64);
