@@ -213,7 +213,7 @@ for (const shared of [false, true]) {
     assert.ok(shared ? k.splitCalls > 0 : k.splitCalls === 0, `split calls: ${k.splitCalls}`);
   });
 
-  test(`SIMD kernels (${label}): max- and average-pool gradients, sum over rows, transposes, dilation, Adam`, async () => {
+  test(`SIMD kernels (${label}): max- and average-pool gradients, sum over rows, transposes, dilation, channel padding, Adam`, async () => {
     const heap = new Heap(shared);
     const k = new SimdKernels(heap.memory, 1);
     await k.whenReady();
@@ -310,6 +310,17 @@ for (const shared of [false, true]) {
             assert.equal(v, want);
           }
 
+    // Channel padding (conv1's 3 input channels to 4): groups of 3 rows of 5 floats -> 4 rows, last zero.
+    const [groups, width] = [1001, 5];
+    const src = randn(groups * 3 * width, 18);
+    const pdst = heap.put(new Float32Array(groups * 4 * width).fill(9));
+    k.parallel('copy_rows', [heap.put(src), pdst, 3, 4, width, 0, 0], 5, groups, 1 << 20);
+    const padded = heap.f32(pdst, groups * 4 * width);
+    for (let gi = 0; gi < groups; gi++) {
+      assert.deepEqual(Array.from(padded.subarray(gi * 20, gi * 20 + 15)), Array.from(src.subarray(gi * 15, gi * 15 + 15)));
+      assert.deepEqual(Array.from(padded.subarray(gi * 20 + 15, gi * 20 + 20)), [0, 0, 0, 0, 0]);
+    }
+
     // Adam: one step, 10,003 elements (a tail off the 4-lane grid).
     const size = 10003;
     const [pv, g, m0, v0] = [randn(size, 10), randn(size, 11), randn(size, 12), randn(size, 13).map(Math.abs)];
@@ -326,7 +337,7 @@ for (const shared of [false, true]) {
       assert.ok(Math.abs(v1[i] - vi) <= 1e-6 * Math.max(1, Math.abs(vi)), `v[${i}]`);
       assert.ok(Math.abs(x1[i] - xi) <= 1e-6 * Math.max(1, Math.abs(xi)), `x[${i}]: ${x1[i]} vs ${xi}`);
     }
-    assert.ok(shared ? k.splitCalls >= 6 : k.splitCalls === 0, `split calls: ${k.splitCalls}`);
+    assert.ok(shared ? k.splitCalls >= 7 : k.splitCalls === 0, `split calls: ${k.splitCalls}`);
   });
 }
 

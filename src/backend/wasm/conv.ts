@@ -27,7 +27,6 @@ export function simdConvCovers(info: tf.backend_util.Conv2DInfo): boolean {
     info.dataFormat === 'channelsLast' &&
     info.dilationHeight === 1 &&
     info.dilationWidth === 1 &&
-    info.inChannels % 4 === 0 &&
     info.outChannels % 8 === 0 &&
     info.batchSize * info.outHeight * info.outWidth > 0
   );
@@ -38,6 +37,15 @@ export function simdConvCovers(info: tf.backend_util.Conv2DInfo): boolean {
  * is [kh, kw, ci, co]; `bias` has co elements or is null.
  */
 export function simdConv2d(backend: BackendWasm, x: Info, filter: Info, bias: Info | null, relu: boolean, info: tf.backend_util.Conv2DInfo): Info {
+  if (info.inChannels % 4 !== 0) {
+    // Patches are packed 4 channels at a time: pad x and the filter with zero channels (conv1: 3 -> 4).
+    const ci4 = Math.ceil(info.inChannels / 4) * 4;
+    const x4 = paddedChannels(backend, x, ci4);
+    const f4 = paddedChannels(backend, filter, ci4, 2);
+    const out = simdConv2d(backend, x4, f4, bias, relu, { ...info, inChannels: ci4, inShape: [info.batchSize, info.inHeight, info.inWidth, ci4] });
+    dispose(backend, x4, f4);
+    return out;
+  }
   const { batchSize: n, inHeight: h, inWidth: w, inChannels: ci, outHeight: oh, outWidth: ow, outChannels: co } = info;
   const { filterHeight: kh, filterWidth: kw, strideHeight: sh, strideWidth: sw } = info;
   const simd = simdKernels(backend);
@@ -76,6 +84,22 @@ export function simdConv2d(backend: BackendWasm, x: Info, filter: Info, bias: In
  */
 function recording(): boolean {
   return tf.engine().state.gradientDepth > 0;
+}
+
+/**
+ * `t` with its channel axis (`axis`, NHWC's last by default; 2 for a [kh, kw, ci, co] filter) padded
+ * with zeros to `channels` (copy_rows in ./simd/kernels.c, split over the threads).
+ */
+export function paddedChannels(backend: BackendWasm, t: Info, channels: number, axis = t.shape.length - 1): Info {
+  const shape = t.shape.slice();
+  const rows = shape[axis];
+  const groups = sizeOf(shape.slice(0, axis));
+  const width = sizeOf(shape.slice(axis + 1));
+  shape[axis] = channels;
+  const out = backend.makeOutput(shape, 'float32');
+  // copy_rows(src, dst, src_rows, dst_rows, width, g0, g1)
+  simdKernels(backend).parallel('copy_rows', [memoryOffset(backend, t), memoryOffset(backend, out), rows, channels, width, 0, 0], 5, groups, sizeOf(shape));
+  return out;
 }
 
 interface ConvAttrs {

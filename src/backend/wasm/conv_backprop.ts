@@ -18,7 +18,7 @@
  */
 import * as tf from '../../tf';
 import { BackendWasm, Info, KernelArgs, dispose, f32, memoryOffset, run, sizeOf, wasmKernel } from './common';
-import { simdConv2d, simdConvCovers } from './conv';
+import { paddedChannels, simdConv2d, simdConvCovers } from './conv';
 import { simdKernels } from './simd/module';
 
 type Pad = 'valid' | 'same' | number | tf.backend_util.ExplicitPadding;
@@ -98,19 +98,23 @@ export function conv2DBackpropFilter(args: KernelArgs): Info {
   const { filterHeight: kh, filterWidth: kw, strideHeight: sh, strideWidth: sw } = info;
   const out = backend.makeOutput(filterShape.slice() as number[], 'float32');
   const pixels = n * oh * ow;
-  const m = kh * kw * ci;
   if (pixels === 0 || h * w * ci === 0) {
     f32(backend, out).fill(0);
     return out;
   }
+  // Patch rows are packed 4 channels at a time: x with 3 channels (conv1) is padded to 4 first, and
+  // the padding's rows of dW are left out at the end.
+  const ci4 = Math.ceil(ci / 4) * 4;
+  const x4 = ci4 === ci ? x : paddedChannels(backend, x, ci4);
   // dW [m, co] = P^T [m, pixels] . dy [pixels, co] (conv_filter_grad in ./simd/kernels.c)
-  const m4 = Math.ceil(m / 4);
+  const m = kh * kw * ci4;
+  const m4 = m / 4;
   const n8 = Math.ceil(co / 8);
-  const exact = m % 4 === 0 && co % 8 === 0;
+  const exact = ci4 === ci && co % 8 === 0;
   const kc = Math.min(KC, pixels);
   const bp = backend.makeOutput([n8, pixels, 8], 'float32');
   const ap = backend.makeOutput([m4, kc, 4], 'float32');
-  const c = exact ? out : backend.makeOutput([m4 * 4, n8 * 8], 'float32');
+  const c = exact ? out : backend.makeOutput([m, n8 * 8], 'float32');
   const simd = simdKernels(backend);
   // pack_b8(dy, bp, pixels, co, cb0, cb1), split over column blocks
   simd.parallel('pack_b8', [memoryOffset(backend, dy), memoryOffset(backend, bp), pixels, co, 0, 0], 4, n8, pixels * co);
@@ -118,19 +122,23 @@ export function conv2DBackpropFilter(args: KernelArgs): Info {
   simd.parallel(
     'conv_filter_grad',
     [
-      memoryOffset(backend, x), memoryOffset(backend, bp), memoryOffset(backend, ap), memoryOffset(backend, c), n8 * 8,
-      n, h, w, ci, oh, ow, kh, kw, sh, sw, info.padInfo.top, info.padInfo.left, m, n8, kc, 0, 0,
+      memoryOffset(backend, x4), memoryOffset(backend, bp), memoryOffset(backend, ap), memoryOffset(backend, c), n8 * 8,
+      n, h, w, ci4, oh, ow, kh, kw, sh, sw, info.padInfo.top, info.padInfo.left, m, n8, kc, 0, 0,
     ],
     20,
     m4,
     m * co * pixels,
   );
   if (!exact) {
-    // The valid [m, co] corner of the padded product.
+    // Row (tap, channel) of dW is row tap * ci4 + channel of the product; its first co columns.
     const src = f32(backend, c);
     const dst = f32(backend, out);
-    for (let r = 0; r < m; r++) dst.set(src.subarray(r * n8 * 8, r * n8 * 8 + co), r * co);
+    for (let r = 0; r < kh * kw * ci; r++) {
+      const from = (Math.floor(r / ci) * ci4 + (r % ci)) * n8 * 8;
+      dst.set(src.subarray(from, from + co), r * co);
+    }
   }
+  dispose(backend, x4 === x ? null : x4);
   dispose(backend, bp, ap, exact ? null : c);
   return out;
 }

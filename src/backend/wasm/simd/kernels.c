@@ -176,6 +176,21 @@ void dilate(const f32 *dy, f32 *out, int n, int h, int w, int c, int sh, int sw,
 }
 
 /*
+ * Groups [g0, g1) of src [groups][src_rows][width] -> dst [groups][dst_rows][width]: the first
+ * min(src_rows, dst_rows) rows are copied, rows past src_rows are zero. Pads conv1's 3 input channels to
+ * 4 (x, W) and takes the 3 back out of its filter gradient.
+ */
+EXPORT(copy_rows)
+void copy_rows(const f32 *src, f32 *dst, int src_rows, int dst_rows, int width, int g0, int g1) {
+  int keep = imin(src_rows, dst_rows) * width;
+  for (int g = g0; g < g1; g++) {
+    f32 *d = dst + g * dst_rows * width;
+    copy(d, src + g * src_rows * width, keep);
+    zero(d + keep, dst_rows * width - keep);
+  }
+}
+
+/*
  * The filter gradient of a convolution as one matrix product,
  *
  *   dW [M = kh*kw*ci, N = co] = P^T dy,   P [K = n*oh*ow, M] the im2col matrix of x, dy [K, N],

@@ -26,6 +26,7 @@ export const KERNEL_NAMES = [
   'sum_rows',
   'adam_step',
   'conv_forward',
+  'copy_rows',
 ] as const;
 export type KernelName = (typeof KERNEL_NAMES)[number];
 
