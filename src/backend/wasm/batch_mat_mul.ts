@@ -8,10 +8,13 @@
  * XNNPACK packs the second operand (the "weights") before multiplying, at several times the cost of
  * a transpose per element, and caches the packing per tensor: free for inference, where the weights
  * stay, but paid on every step of training, where they change. So while a gradient tape is recording
- * (training), a product whose second operand is the larger one is computed transposed as well.
+ * (training), products run on this project's SIMD kernels where they apply (`simdMatMul`), and
+ * otherwise a product whose second operand is the larger one is computed transposed as well.
  */
 import * as tf from '../../tf';
 import { BackendWasm, Info, KernelArgs, dispose, run, sizeOf, transposed2d, view, wasmKernel } from './common';
+import { simdConv2d } from './conv';
+import { simdFilterGrad } from './conv_backprop';
 
 /** Relative cost per element of XNNPACK's weight packing and of a transpose. */
 const PACK = 8;
@@ -35,6 +38,10 @@ export function batchMatMul(args: KernelArgs): Info {
   const n = transposeB ? b0 : b1;
   if (k !== kb) return original(); // let the shipped kernel report the mismatch
   const outShape = tf.broadcast_util.assertAndGetBroadcastShape(a.shape.slice(0, -2), b.shape.slice(0, -2)).concat([m, n]);
+  if (training && m * k * n > 0) {
+    const product = simdMatMul(backend, a, b, transposeA, transposeB, m, k, n);
+    if (product) return view(product, outShape);
+  }
   const sa = m * k;
   const sb = k * n;
   const direct = TRANSPOSE * ((transposeA ? sa : 0) + (transposeB ? sb : 0)) + PACK * sb;
@@ -54,4 +61,24 @@ export function batchMatMul(args: KernelArgs): Info {
   const out = transposed2d(backend, outT, n, m);
   dispose(backend, outT, A2 === b ? null : A2, B2 === a ? null : B2);
   return view(out, outShape);
+}
+
+/** A dense layer's input [rows, 1, 1, features], for the SIMD convolution kernels. */
+function denseInfo(rows: number, k: number, n: number): tf.backend_util.Conv2DInfo {
+  return tf.backend_util.computeConv2DInfo([rows, 1, 1, k], [1, 1, k, n], 1, 1, 'valid');
+}
+
+/**
+ * The products of a dense layer's training step on the SIMD kernels (./conv.ts, ./conv_backprop.ts),
+ * as 1x1 convolutions over rows: A B (forward) and A B^T (input gradient) as forward convolutions with
+ * B as the filter, A^T B (weight gradient) as a filter gradient. XNNPACK would re-pack the weights on
+ * every call (a 2048x1024 aux-head layer: ~10 ms a product). Null where the kernels do not apply.
+ */
+function simdMatMul(backend: BackendWasm, a: Info, b: Info, transposeA: boolean, transposeB: boolean, m: number, k: number, n: number): Info | null {
+  if (transposeA && !transposeB) return simdFilterGrad(backend, view(a, [k, 1, 1, m]), view(b, [k, 1, 1, n]), denseInfo(k, m, n));
+  if (transposeA || n % 8 !== 0) return null;
+  const B = transposeB ? transposed2d(backend, b, n, k) : b; // [k, n]
+  const out = simdConv2d(backend, view(a, [m, 1, 1, k]), view(B, [1, 1, k, n]), null, false, denseInfo(m, k, n));
+  dispose(backend, B === b ? null : B);
+  return out;
 }

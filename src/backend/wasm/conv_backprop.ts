@@ -94,9 +94,17 @@ export function conv2DBackpropFilter(args: KernelArgs): Info {
   const { strides, pad, dataFormat, dimRoundingMode, filterShape } = args.attrs as unknown as BackpropFilterAttrs;
   if (dataFormat === 'NCHW') throw new Error('Conv2DBackpropFilter on wasm supports NHWC only');
   const info = tf.backend_util.computeConv2DInfo(x.shape as [number, number, number, number], filterShape, strides, 1, pad, dimRoundingMode);
+  return simdFilterGrad(backend, x, dy, info);
+}
+
+/**
+ * dW [kh, kw, ci, co] of the NHWC convolution `info` (dilation 1) from its input x and output gradient
+ * dy. Also the weight gradient of a dense layer, x^T dy, as a 1x1 convolution over rows.
+ */
+export function simdFilterGrad(backend: BackendWasm, x: Info, dy: Info, info: tf.backend_util.Conv2DInfo): Info {
   const { batchSize: n, inHeight: h, inWidth: w, inChannels: ci, outHeight: oh, outWidth: ow, outChannels: co } = info;
   const { filterHeight: kh, filterWidth: kw, strideHeight: sh, strideWidth: sw } = info;
-  const out = backend.makeOutput(filterShape.slice() as number[], 'float32');
+  const out = backend.makeOutput([kh, kw, ci, co], 'float32');
   const pixels = n * oh * ow;
   if (pixels === 0 || h * w * ci === 0) {
     f32(backend, out).fill(0);
