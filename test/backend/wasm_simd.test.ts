@@ -90,7 +90,7 @@ function filterGradRef(x: Float32Array, dy: Float32Array, g: Conv): Float64Array
   return out;
 }
 
-/** What conv2DBackpropFilter does with the module: pack dy, then the product, padded to 4 x 8 tiles. */
+/** What conv2DBackpropFilter does with the module: the product, padded to 4 x 8 tiles. */
 function filterGrad(k: SimdKernels, heap: Heap, x: Float32Array, dy: Float32Array, g: Conv, kc: number): Float32Array {
   const pixels = g.n * g.oh * g.ow;
   const m = g.kh * g.kw * g.ci;
@@ -98,16 +98,17 @@ function filterGrad(k: SimdKernels, heap: Heap, x: Float32Array, dy: Float32Arra
   const n8 = Math.ceil(g.co / 8);
   const px = heap.put(x);
   const pdy = heap.put(dy);
-  const bp = heap.alloc(n8 * 8 * pixels);
+  const bp = heap.alloc(k.threads * Math.min(kc, pixels) * n8 * 8);
   const ap = heap.alloc(m4 * 4 * Math.min(kc, pixels));
   const c = heap.alloc(m4 * 4 * n8 * 8);
-  k.parallel('pack_b8', [pdy, bp, pixels, g.co, 0, 0], 4, n8, pixels * g.co);
   k.parallel(
     'conv_filter_grad',
-    [px, bp, ap, c, n8 * 8, g.n, g.h, g.w, g.ci, g.oh, g.ow, g.kh, g.kw, g.sh, g.sw, g.pt, g.pl, m, n8, Math.min(kc, pixels), 0, 0],
-    20,
+    [px, pdy, bp, ap, c, n8 * 8, g.n, g.h, g.w, g.ci, g.oh, g.ow, g.kh, g.kw, g.sh, g.sw, g.pt, g.pl, m, g.co, Math.min(kc, pixels), 0, 0, 0],
+    22,
     m4,
     m * g.co * pixels,
+    1,
+    21,
   );
   const padded = heap.f32(c, m4 * 4 * n8 * 8);
   const out = new Float32Array(m * g.co);

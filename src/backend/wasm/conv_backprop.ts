@@ -9,9 +9,9 @@
  *
  * Filter gradient (Conv2DBackpropFilter): dW[ky,kx,ci,co] = sum_{n,y,x} xpad[n, y*s+ky, x*s+kx, ci] dy[n,y,x,co]
  * is one matrix product  dW [kh*kw*Ci, Co] = P^T [kh*kw*Ci, N*oh*ow] . dy [N*oh*ow, Co],  P the im2col
- * matrix of x. It runs on this project's own SIMD GEMM (conv_filter_grad in ./simd/kernels.c): dy is
- * repacked once into 8-column panels, x's patches are packed 512 pixels at a time into 4-row panels
- * straight from x (no im2col matrix, no transpose of x), and a 4x8 register tile accumulates. The rows
+ * matrix of x. It runs on this project's own SIMD GEMM (conv_filter_grad in ./simd/kernels.c): 512
+ * pixels at a time, dy is repacked into 8-column panels and x's patches into 4-row panels straight
+ * from x (no im2col matrix, no transpose of x), and a 4x8 register tile accumulates. The rows
  * of dW are split over the threads. XNNPACK's fully-connected GEMM, used before, re-packed its second
  * operand on every call (tfjs caches packed weights per tensor, and here they are new each step) and
  * barely used the second thread at these shapes: 13-15 GMAC/s on two threads, against 27-30 here.
@@ -120,22 +120,23 @@ export function simdFilterGrad(backend: BackendWasm, x: Info, dy: Info, info: tf
   const n8 = Math.ceil(co / 8);
   const exact = ci4 === ci && co % 8 === 0;
   const kc = Math.min(KC, pixels);
-  const bp = backend.makeOutput([n8, pixels, 8], 'float32');
+  const simd = simdKernels(backend);
+  const bp = backend.makeOutput([simd.threads, kc, n8 * 8], 'float32');
   const ap = backend.makeOutput([m4, kc, 4], 'float32');
   const c = exact ? out : backend.makeOutput([m, n8 * 8], 'float32');
-  const simd = simdKernels(backend);
-  // pack_b8(dy, bp, pixels, co, cb0, cb1), split over column blocks
-  simd.parallel('pack_b8', [memoryOffset(backend, dy), memoryOffset(backend, bp), pixels, co, 0, 0], 4, n8, pixels * co);
-  // conv_filter_grad(x, bp, ap, c, ldc, n, h, w, ci, oh, ow, kh, kw, sh, sw, pt, pl, m, n8, kc, rb0, rb1), split over row blocks
+  // conv_filter_grad(x, dy, bp, ap, c, ldc, n, h, w, ci, oh, ow, kh, kw, sh, sw, pt, pl, m, co, kc, part, rb0, rb1),
+  // split over row blocks
   simd.parallel(
     'conv_filter_grad',
     [
-      memoryOffset(backend, x4), memoryOffset(backend, bp), memoryOffset(backend, ap), memoryOffset(backend, c), n8 * 8,
-      n, h, w, ci4, oh, ow, kh, kw, sh, sw, info.padInfo.top, info.padInfo.left, m, n8, kc, 0, 0,
+      memoryOffset(backend, x4), memoryOffset(backend, dy), memoryOffset(backend, bp), memoryOffset(backend, ap), memoryOffset(backend, c),
+      n8 * 8, n, h, w, ci4, oh, ow, kh, kw, sh, sw, info.padInfo.top, info.padInfo.left, m, co, kc, 0, 0, 0,
     ],
-    20,
+    22,
     m4,
     m * co * pixels,
+    1,
+    21,
   );
   if (!exact) {
     // Row (tap, channel) of dW is row tap * ci4 + channel of the product; its first co columns.

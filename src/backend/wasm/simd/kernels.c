@@ -197,9 +197,9 @@ void copy_rows(const f32 *src, f32 *dst, int src_rows, int dst_rows, int width, 
  *
  * on a 4x8 register tile (tile4x8: 8 accumulators; A's 4 values come as broadcast loads, ~10% faster
  * than a vector load and 4 lane shuffles; a 6x8 tile runs out of registers and is 4x slower). Both
- * operands are first repacked so that the tile's loads are sequential: dy as bp [N/8][K][8] (pack_b8,
- * once per call), P as ap [M/4][kc][4] for kc pixels at a time, built straight from x (no im2col
- * matrix is ever stored whole). One thread reaches 17-20 GMAC/s here, against 11-13 for XNNPACK's
+ * operands are first repacked, kc pixels at a time, so that the tile's loads are sequential: dy as
+ * bp [N/8][kc][8] (pack_b8), P as ap [M/4][kc][4], built straight from x (no im2col matrix is ever
+ * stored whole). One thread reaches 17-20 GMAC/s here, against 11-13 for XNNPACK's
  * fully-connected GEMM with its weight packing.
  */
 #define MADD(acc, a, b) acc = wasm_f32x4_add(acc, wasm_f32x4_mul(a, b))
@@ -315,20 +315,25 @@ static void pack_patches(const f32 *x, f32 *ap, int kc, const struct conv *g, in
 }
 
 /*
- * Row blocks [rb0, rb1) of dW: c [4*ceil(m/4), ldc] = P^T dy, with dy packed as bp (pack_b8, n8 column
- * blocks) and ap scratch for ceil(m/4) blocks of kc pixels (each thread fills its own row blocks).
+ * Row blocks [rb0, rb1) of dW: c [4*ceil(m/4), ldc] = P^T dy, dy [pixels, co]. Per slice of kc pixels,
+ * the thread packs the slice of dy into its own bp region (part: kc * n8 * 8 floats; both threads pack
+ * the same slice, which costs 2/m of the product and keeps no dy-sized copy) and its rows of P into ap
+ * (ceil(m/4) blocks of kc pixels, shared, each thread writing its own row blocks).
  */
 EXPORT(conv_filter_grad)
-void conv_filter_grad(const f32 *x, const f32 *bp, f32 *ap, f32 *c, int ldc, int n, int h, int w, int ci, int oh, int ow,
-                      int kh, int kw, int sh, int sw, int pt, int pl, int m, int n8, int kc, int rb0, int rb1) {
+void conv_filter_grad(const f32 *x, const f32 *dy, f32 *bp, f32 *ap, f32 *c, int ldc, int n, int h, int w, int ci, int oh,
+                      int ow, int kh, int kw, int sh, int sw, int pt, int pl, int m, int co, int kc, int part, int rb0,
+                      int rb1) {
   struct conv g = {n, h, w, ci, oh, ow, kh, kw, sh, sw, pt, pl};
-  int total = n * oh * ow;
+  int total = n * oh * ow, n8 = (co + 7) / 8;
+  f32 *mine = bp + part * kc * n8 * 8;
   for (int p0 = 0; p0 < total; p0 += kc) {
     int kk = imin(kc, total - p0);
+    pack_b8(dy + p0 * co, mine, kk, co, 0, n8);
     pack_patches(x, ap, kc, &g, m, p0, kk, rb0, rb1);
     for (int rb = rb0; rb < rb1; rb++)
       for (int cb = 0; cb < n8; cb++)
-        tile4x8(ap + rb * kc * 4, bp + (cb * total + p0) * 8, kk, c + rb * 4 * ldc + cb * 8, ldc, p0 > 0, 0, c, 0, 4);
+        tile4x8(ap + rb * kc * 4, mine + cb * kk * 8, kk, c + rb * 4 * ldc + cb * 8, ldc, p0 > 0, 0, c, 0, 4);
   }
 }
 
