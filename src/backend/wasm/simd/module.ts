@@ -57,6 +57,9 @@ const READY = 4;
 const FAILED = 5;
 const MAX_ARGS = 24;
 
+/** How long the caller spins for a helper to finish before sleeping (see worker.js). */
+const SPIN_MS = 0.5;
+
 /** Work below this many elements (roughly) is not worth waking a helper for (~20 µs). */
 const MIN_PARALLEL_WORK = 32768;
 
@@ -156,6 +159,9 @@ export class SimdKernels {
       // Even if this thread's share threw: never return while a helper still writes to the heap.
       for (const h of started) {
         const seq = Atomics.load(h.ctrl, SEQ);
+        // The helper's share is about as long as this thread's: spin a little before sleeping.
+        const until = performance.now() + SPIN_MS;
+        while (Atomics.load(h.ctrl, DONE) !== seq && performance.now() < until);
         for (;;) {
           const done = Atomics.load(h.ctrl, DONE);
           if (done === seq) break;
