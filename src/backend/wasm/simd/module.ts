@@ -131,6 +131,7 @@ export class SimdKernels {
       this.fns[name](...args);
       return;
     }
+    if (args.length > MAX_ARGS) throw new Error(`${name}: ${args.length} arguments, the helpers take at most ${MAX_ARGS}`);
     const step = Math.ceil(total / parts / align) * align;
     const kernel = KERNEL_NAMES.indexOf(name);
     const started: Helper[] = [];
