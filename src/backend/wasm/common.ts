@@ -73,22 +73,6 @@ export function sizeOf(shape: number[]): number {
 }
 
 /**
- * A tensor that aliases `length` elements of `base` from element `offset` on (no copy), for feeding a
- * window of a buffer to a wasm kernel. Release it with `releaseAlias`, never `dispose` (which would
- * free the base's memory).
- */
-export function alias(backend: BackendWasm, base: Info, offset: number, shape: number[]): Info {
-  return backend.makeOutput(shape, base.dtype, memoryOffset(backend, base) + 4 * offset);
-}
-
-export function releaseAlias(backend: BackendWasm, t: Info): void {
-  const data = backend.dataIdMap.get(t.dataId) as unknown as { id: number } | undefined;
-  if (!data) return;
-  backend.wasm.tfjs.disposeData(data.id); // unregisters the id (and drops any XNNPACK operator cached for it)
-  backend.dataIdMap.delete(t.dataId);
-}
-
-/**
  * The transpose of a 2-D view [rows, cols] of `t` (a new tensor [cols, rows]): 4x4 SIMD blocks
  * (transpose in ./simd/kernels.c), rows split over the threads.
  */
