@@ -124,19 +124,19 @@ export function simdFilterGrad(backend: BackendWasm, x: Info, dy: Info, info: tf
   const bp = backend.makeOutput([simd.threads, kc, n8 * 8], 'float32');
   const ap = backend.makeOutput([m4, kc, 4], 'float32');
   const c = exact ? out : backend.makeOutput([m, n8 * 8], 'float32');
-  // conv_filter_grad(x, dy, bp, ap, c, ldc, n, h, w, ci, oh, ow, kh, kw, sh, sw, pt, pl, m, co, kc, part, rb0, rb1),
+  // conv_filter_grad(x, dy, bp, ap, c, ldc, n, h, w, ci, oh, ow, kh, kw, sh, sw, pt, pl, co, kc, part, rb0, rb1),
   // split over row blocks
   simd.parallel(
     'conv_filter_grad',
     [
       memoryOffset(backend, x4), memoryOffset(backend, dy), memoryOffset(backend, bp), memoryOffset(backend, ap), memoryOffset(backend, c),
-      n8 * 8, n, h, w, ci4, oh, ow, kh, kw, sh, sw, info.padInfo.top, info.padInfo.left, m, co, kc, 0, 0, 0,
+      n8 * 8, n, h, w, ci4, oh, ow, kh, kw, sh, sw, info.padInfo.top, info.padInfo.left, co, kc, 0, 0, 0,
     ],
-    22,
+    21,
     m4,
     m * co * pixels,
     1,
-    21,
+    20,
   );
   if (!exact) {
     // Row (tap, channel) of dW is row tap * ci4 + channel of the product; its first co columns.

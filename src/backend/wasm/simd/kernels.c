@@ -270,39 +270,24 @@ struct conv {
 };
 
 /*
- * ap [rb0..rb1)[kc][4] (the first kk of kc): rows r = 4 rb + i (r = (ky*kw + kx)*ci + c, r < m) of P for pixels
- * [p0, p0 + kk), p = (b*oh + oy)*ow + ox. Zero outside x (padding) and for r >= m.
+ * ap [rb0..rb1)[kc][4] (the first kk of kc): rows r = 4 rb + i (r = (ky*kw + kx)*ci + c) of P for pixels
+ * [p0, p0 + kk), p = (b*oh + oy)*ow + ox; zero outside x (padding). ci is a multiple of 4, so a block's
+ * 4 rows are 4 channels of one tap: one vector per pixel (the caller pads conv1's 3 channels to 4).
  */
-static void pack_patches(const f32 *x, f32 *ap, int kc, const struct conv *g, int m, int p0, int kk, int rb0, int rb1) {
+static void pack_patches(const f32 *x, f32 *ap, int kc, const struct conv *g, int p0, int kk, int rb0, int rb1) {
   int ci = g->ci, kwci = g->kw * ci;
   for (int rb = rb0; rb < rb1; rb++) {
     f32 *d = ap + rb * kc * 4; /* fixed stride: a thread on a shorter last slice stays in its rows */
-    /* The block's 4 rows as (tap offsets, channel); rows past m read nothing. */
-    int ky[4], kx[4], ch[4], live[4];
-    for (int i = 0; i < 4; i++) {
-      int r = rb * 4 + i;
-      live[i] = r < m;
-      ky[i] = r / kwci;
-      kx[i] = (r - ky[i] * kwci) / ci;
-      ch[i] = r - ky[i] * kwci - kx[i] * ci;
-    }
-    int fast = ch[0] + 4 <= ci; /* the 4 rows are 4 channels of one tap: one vector per pixel */
-    int p = p0;
-    int b = p / (g->oh * g->ow), rest = p - b * g->oh * g->ow;
+    int r = rb * 4;
+    int ky = r / kwci, kx = (r - ky * kwci) / ci, ch = r - ky * kwci - kx * ci;
+    int b = p0 / (g->oh * g->ow), rest = p0 - b * g->oh * g->ow;
     int oy = rest / g->ow, ox = rest - oy * g->ow;
     for (int k = 0; k < kk; k++, d += 4) {
-      if (fast) {
-        int iy = oy * g->sh + ky[0] - g->pt, ix = ox * g->sw + kx[0] - g->pl;
-        if (iy >= 0 && iy < g->h && ix >= 0 && ix < g->w)
-          wasm_v128_store(d, wasm_v128_load(x + ((b * g->h + iy) * g->w + ix) * ci + ch[0]));
-        else
-          wasm_v128_store(d, wasm_f32x4_splat(0.0f));
-      } else {
-        for (int i = 0; i < 4; i++) {
-          int iy = oy * g->sh + ky[i] - g->pt, ix = ox * g->sw + kx[i] - g->pl;
-          d[i] = live[i] && iy >= 0 && iy < g->h && ix >= 0 && ix < g->w ? x[((b * g->h + iy) * g->w + ix) * ci + ch[i]] : 0.0f;
-        }
-      }
+      int iy = oy * g->sh + ky - g->pt, ix = ox * g->sw + kx - g->pl;
+      if (iy >= 0 && iy < g->h && ix >= 0 && ix < g->w)
+        wasm_v128_store(d, wasm_v128_load(x + ((b * g->h + iy) * g->w + ix) * ci + ch));
+      else
+        wasm_v128_store(d, wasm_f32x4_splat(0.0f));
       if (++ox == g->ow) {
         ox = 0;
         if (++oy == g->oh) {
@@ -315,22 +300,21 @@ static void pack_patches(const f32 *x, f32 *ap, int kc, const struct conv *g, in
 }
 
 /*
- * Row blocks [rb0, rb1) of dW: c [4*ceil(m/4), ldc] = P^T dy, dy [pixels, co]. Per slice of kc pixels,
+ * Row blocks [rb0, rb1) of dW: c [m = kh*kw*ci, ldc] = P^T dy, dy [pixels, co], ci a multiple of 4. Per slice of kc pixels,
  * the thread packs the slice of dy into its own bp region (part: kc * n8 * 8 floats; both threads pack
  * the same slice, which costs 2/m of the product and keeps no dy-sized copy) and its rows of P into ap
- * (ceil(m/4) blocks of kc pixels, shared, each thread writing its own row blocks).
+ * (m/4 blocks of kc pixels, shared, each thread writing its own row blocks).
  */
 EXPORT(conv_filter_grad)
 void conv_filter_grad(const f32 *x, const f32 *dy, f32 *bp, f32 *ap, f32 *c, int ldc, int n, int h, int w, int ci, int oh,
-                      int ow, int kh, int kw, int sh, int sw, int pt, int pl, int m, int co, int kc, int part, int rb0,
-                      int rb1) {
+                      int ow, int kh, int kw, int sh, int sw, int pt, int pl, int co, int kc, int part, int rb0, int rb1) {
   struct conv g = {n, h, w, ci, oh, ow, kh, kw, sh, sw, pt, pl};
   int total = n * oh * ow, n8 = (co + 7) / 8;
   f32 *mine = bp + part * kc * n8 * 8;
   for (int p0 = 0; p0 < total; p0 += kc) {
     int kk = imin(kc, total - p0);
     pack_b8(dy + p0 * co, mine, kk, co, 0, n8);
-    pack_patches(x, ap, kc, &g, m, p0, kk, rb0, rb1);
+    pack_patches(x, ap, kc, &g, p0, kk, rb0, rb1);
     for (int rb = rb0; rb < rb1; rb++)
       for (int cb = 0; cb < n8; cb++)
         tile4x8(ap + rb * kc * 4, mine + cb * kk * 8, kk, c + rb * 4 * ldc + cb * 8, ldc, p0 > 0, 0, c, 0, 4);
