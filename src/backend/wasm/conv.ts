@@ -127,6 +127,8 @@ function convInfo(x: Info, filter: Info, attrs: ConvAttrs): tf.backend_util.Conv
 }
 
 export function fusedConv2D(args: KernelArgs): Info {
+  const original = () => wasmKernel('FusedConv2D').kernelFunc(args as never) as Info;
+  if (!recording()) return original(); // inference: before any per-call work
   const backend = args.backend as unknown as BackendWasm;
   const { x, filter, bias, preluActivationWeights } = args.inputs as { x: Info; filter: Info; bias?: Info; preluActivationWeights?: Info };
   const attrs = args.attrs as unknown as ConvAttrs;
@@ -138,14 +140,16 @@ export function fusedConv2D(args: KernelArgs): Info {
     !preluActivationWeights &&
     (!bias || sizeOf(bias.shape) === info.outChannels) &&
     simdConvCovers(info);
-  if (!ok || !recording()) return wasmKernel('FusedConv2D').kernelFunc(args as never) as Info;
+  if (!ok) return original();
   return simdConv2d(backend, x, filter, bias ?? null, activation === 'relu', info);
 }
 
 export function conv2D(args: KernelArgs): Info {
+  const original = () => wasmKernel('Conv2D').kernelFunc(args as never) as Info;
+  if (!recording()) return original(); // inference: before any per-call work
   const backend = args.backend as unknown as BackendWasm;
   const { x, filter } = args.inputs as { x: Info; filter: Info };
   const info = convInfo(x, filter, args.attrs as unknown as ConvAttrs);
-  if (x.dtype !== 'float32' || !simdConvCovers(info) || !recording()) return wasmKernel('Conv2D').kernelFunc(args as never) as Info;
+  if (x.dtype !== 'float32' || !simdConvCovers(info)) return original();
   return simdConv2d(backend, x, filter, null, false, info);
 }

@@ -97,9 +97,14 @@ export class SimdKernels {
     return 1 + this.helpers.length;
   }
 
-  /** Helper threads started and waiting for work. */
+  /** The helper threads started and waiting for work. */
+  private ready(): Helper[] {
+    return this.helpers.filter((h) => Atomics.load(h.ctrl, READY) === 1);
+  }
+
+  /** How many helper threads are started and waiting for work. */
   readyHelpers(): number {
-    return this.helpers.filter((h) => Atomics.load(h.ctrl, READY) === 1).length;
+    return this.ready().length;
   }
 
   /** Resolves once every helper thread is ready (or `timeoutMs` passed); the count ready. */
@@ -107,11 +112,6 @@ export class SimdKernels {
     const t0 = Date.now();
     while (this.readyHelpers() < this.helpers.length && Date.now() - t0 < timeoutMs) await new Promise((r) => setTimeout(r, 5));
     return this.readyHelpers();
-  }
-
-  /** Run `name` once, on this thread. */
-  call(name: KernelName, ...args: number[]): void {
-    this.fns[name](...args);
   }
 
   /**
@@ -122,7 +122,7 @@ export class SimdKernels {
    */
   parallel(name: KernelName, args: number[], at: number, total: number, work: number, align = 1, partAt = -1): void {
     // Helpers still starting up (the first calls) are not waited for: their share runs here.
-    const ready = this.helpers.filter((h) => Atomics.load(h.ctrl, READY) === 1);
+    const ready = this.ready();
     const parts = Math.min(1 + ready.length, work >= MIN_PARALLEL_WORK ? Math.ceil(total / align) : 1);
     if (parts <= 1) {
       args[at] = 0;
