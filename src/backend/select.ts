@@ -13,6 +13,7 @@ import { probeNative } from './native';
 import { registerWasmTrainingKernels } from './wasm_kernels';
 import { MAX_WASM_THREADS, useWasmThreads } from './wasm/threads';
 import { gpuDeviceNodes, probeWebGpuIsolated, startWebGpu, stopWebGpu, WebGpuAdapterSummary } from './webgpu';
+import { setWebGpuTrainingKernels } from './webgpu/register';
 
 export { diagnoseNativeError } from './native';
 
@@ -32,6 +33,8 @@ export interface BackendChoice {
   report: BackendReport;
   /** Backends tried before this one in automatic mode and why they were passed over. */
   skipped: BackendReport[];
+  /** The kernels it runs (cpu and the native backends have no project kernels: always 'stock'). */
+  kernels: KernelSet;
 }
 
 function cpuThreads(n: number): string {
@@ -96,7 +99,15 @@ export interface InitBackendOptions {
    * tfjs's single-threaded build). Used only where wasm is the backend started.
    */
   wasmThreads?: number;
+  /**
+   * Run tfjs's shipped kernels only: do not register the project's own training kernels (wasm:
+   * ./wasm_kernels.ts, webgpu: ./webgpu/). For comparing both in one run (GOOGLENET_STOCK_KERNELS=1).
+   */
+  stockKernels?: boolean;
 }
+
+/** Which kernels a started backend runs: the project's own training kernels, or tfjs's shipped ones. */
+export type KernelSet = 'project' | 'stock';
 
 /** The default wasm thread count: one per CPU the process may use, at most the pool's 8. */
 export function defaultWasmThreads(): number {
@@ -108,17 +119,22 @@ async function activate(report: BackendReport, opts: InitBackendOptions): Promis
     const threads = opts.wasmThreads ?? defaultWasmThreads();
     if (!Number.isInteger(threads) || threads < 1) throw new BackendError(`wasm threads must be a whole number >= 1, got ${threads}`);
     const n = useWasmThreads(threads);
-    registerWasmTrainingKernels();
+    registerWasmTrainingKernels({ stock: opts.stockKernels === true });
     report = { ...report, device: cpuThreads(n) };
   }
   if (report.name === 'webgpu') {
     const { adapter } = await startWebGpu(webgpuAdapter);
+    setWebGpuTrainingKernels(opts.stockKernels !== true);
     report = { ...report, device: adapter.name };
   }
   const ok = await tf.setBackend(TFJS_BACKEND[report.name]);
   if (!ok) throw new BackendError(`backend ${report.name} failed to initialise`);
   await tf.ready();
   return report;
+}
+
+function kernelSet(name: BackendName, opts: InitBackendOptions): KernelSet {
+  return (name === 'wasm' || name === 'webgpu') && opts.stockKernels !== true ? 'project' : 'stock';
 }
 
 /** In automatic mode, why webgpu is not even probed on a machine without GPU device files. */
@@ -136,7 +152,7 @@ export async function initBackend(requested: BackendName | 'auto' = 'auto', opts
     const report = await probeBackend(requested);
     if (!report.available) throw new BackendError(`backend ${requested} is not usable: ${report.reason}`);
     try {
-      return { name: requested, report: await activate(report, opts), skipped: [] };
+      return { name: requested, report: await activate(report, opts), skipped: [], kernels: kernelSet(requested, opts) };
     } catch (e) {
       throw new BackendError(`backend ${requested} failed to start: ${(e as Error).message}`);
     }
@@ -157,7 +173,7 @@ export async function initBackend(requested: BackendName | 'auto' = 'auto', opts
       continue;
     }
     try {
-      return { name, report: await activate(report, opts), skipped };
+      return { name, report: await activate(report, opts), skipped, kernels: kernelSet(name, opts) };
     } catch (e) {
       skipped.push({ ...report, available: false, reason: `failed to start: ${(e as Error).message}` });
     }

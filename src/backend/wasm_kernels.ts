@@ -49,7 +49,7 @@ let registered = false;
  * (later works too). Replaced kernels keep the shipped kernel's setup, and fall back to it for cases
  * they do not handle.
  */
-export function registerWasmTrainingKernels(): void {
+export function registerWasmTrainingKernels(opts: { stock?: boolean } = {}): void {
   if (registered) return;
   // The wasm package registers its kernels when it loads.
   // eslint-disable-next-line @typescript-eslint/no-require-imports

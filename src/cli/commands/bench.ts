@@ -43,7 +43,7 @@ export function register(program: Command): void {
     try {
       if (opts.loaderOnly) {
         const r = await benchLoader({ data: opts.data!, imageSize: opts.imageSize, batchSize: opts.batchSize, limit: opts.limit });
-        const out = { backend: choice.name, imageSize: opts.imageSize, batchSize: opts.batchSize, images: r.images, seconds: r.seconds, loaderImagesPerSec: r.imagesPerSec, loaderCpuMsPerImage: r.cpuMsPerImage, skipped: r.skipped };
+        const out = { backend: choice.name, kernels: choice.kernels, imageSize: opts.imageSize, batchSize: opts.batchSize, images: r.images, seconds: r.seconds, loaderImagesPerSec: r.imagesPerSec, loaderCpuMsPerImage: r.cpuMsPerImage, skipped: r.skipped };
         if (opts.json) return printJson(out);
         return log(`loader: ${r.imagesPerSec.toFixed(1)} img/s, ${r.cpuMsPerImage.toFixed(2)} CPU ms per image (${r.images} images at ${opts.imageSize} px in ${r.seconds.toFixed(2)} s)`);
       }
@@ -52,6 +52,7 @@ export function register(program: Command): void {
       const out = {
         backend: choice.name,
         device: choice.report.device,
+        kernels: choice.kernels,
         variant: opts.variant,
         imageSize: opts.imageSize,
         batchSize: opts.batchSize,
