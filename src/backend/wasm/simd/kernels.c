@@ -202,7 +202,12 @@ void copy_rows(const f32 *src, f32 *dst, int src_rows, int dst_rows, int width, 
  * stored whole). One thread reaches 17-20 GMAC/s here, against 11-13 for XNNPACK's
  * fully-connected GEMM with its weight packing.
  */
+#ifdef __wasm_relaxed_simd__
+/* The FMA build (-mrelaxed-simd): one fused multiply-add where the engine has it (x86 FMA3, ARM). */
+#define MADD(acc, a, b) acc = __builtin_wasm_relaxed_madd_f32x4(a, b, acc)
+#else
 #define MADD(acc, a, b) acc = wasm_f32x4_add(acc, wasm_f32x4_mul(a, b))
+#endif
 
 /*
  * c [rows x 8] (row stride ldc) = (accumulate ? c : 0) + sum over k < kk of a[k][0..4]^T b[k][0..8],

@@ -36,8 +36,40 @@ type Fn = (...args: number[]) => void;
 interface WasmApi {
   Module: new (bytes: Uint8Array) => object;
   Instance: new (module: object, imports: object) => { exports: Record<string, Fn> };
+  validate(bytes: Uint8Array): boolean;
 }
 const WASM = (globalThis as unknown as { WebAssembly: WasmApi }).WebAssembly;
+
+/** (func (param v128 v128 v128) (result v128) local.get 0 local.get 1 local.get 2 f32x4.relaxed_madd) */
+const RELAXED_MADD_PROBE = new Uint8Array([
+  0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00, 0x01, 0x08, 0x01, 0x60, 0x03, 0x7b, 0x7b, 0x7b, 0x01, 0x7b, 0x03, 0x02, 0x01, 0x00,
+  0x0a, 0x0d, 0x01, 0x0b, 0x00, 0x20, 0x00, 0x20, 0x01, 0x20, 0x02, 0xfd, 0x85, 0x02, 0x0b,
+]);
+
+let fmaState: boolean | undefined;
+
+/**
+ * Whether this engine runs relaxed SIMD's fused multiply-add (then the kernels load the FMA build,
+ * kernels*.fma.wasm). Node 22's V8 has relaxed SIMD on; Node 20's (V8 11.3) has it behind
+ * --experimental-wasm-relaxed-simd, which is switched on here, before the first kernel module is
+ * compiled, so that whatever starts the process (CLI, notebooks, tests, scripts) gets it without a
+ * command-line flag. V8 reads its wasm feature flags when it validates a module, so setting the flag at
+ * run time works; a tiny relaxed module is validated to check, and the plain build is used if it fails.
+ */
+export function fmaSupported(): boolean {
+  if (fmaState !== undefined) return fmaState;
+  fmaState = WASM.validate(RELAXED_MADD_PROBE);
+  if (!fmaState && typeof process !== 'undefined' && process.versions?.node) {
+    try {
+      // eslint-disable-next-line @typescript-eslint/no-require-imports
+      (require('v8') as { setFlagsFromString(flags: string): void }).setFlagsFromString('--experimental-wasm-relaxed-simd');
+      fmaState = WASM.validate(RELAXED_MADD_PROBE);
+    } catch {
+      fmaState = false;
+    }
+  }
+  return fmaState;
+}
 
 interface Memory {
   buffer: ArrayBufferLike;
@@ -69,10 +101,18 @@ export class SimdKernels {
   /** Calls that were split over more than one thread (for tests and benchmarks). */
   splitCalls = 0;
 
-  /** `memory`: the wasm memory to work on; helper threads are started only if it is shared. */
-  constructor(memory: Memory, helperThreads: number) {
+  /** Whether this instance runs the FMA build. */
+  readonly fma: boolean;
+
+  /**
+   * `memory`: the wasm memory to work on; helper threads are started only if it is shared. `fma`: load
+   * the FMA build (default: where the engine supports it, `fmaSupported`); false forces the plain one.
+   */
+  constructor(memory: Memory, helperThreads: number, fma = fmaSupported()) {
     const shared = typeof SharedArrayBuffer !== 'undefined' && memory.buffer instanceof SharedArrayBuffer;
-    const bytes = fs.readFileSync(path.join(__dirname, shared ? 'kernels.threads.wasm' : 'kernels.wasm'));
+    if (fma && !fmaSupported()) throw new Error('this engine has no relaxed SIMD: the FMA build of the SIMD kernels cannot load');
+    this.fma = fma;
+    const bytes = fs.readFileSync(path.join(__dirname, `kernels${shared ? '.threads' : ''}${fma ? '.fma' : ''}.wasm`));
     const module = new WASM.Module(bytes);
     const instance = new WASM.Instance(module, { env: { memory } });
     this.fns = Object.fromEntries(KERNEL_NAMES.map((n) => [n, instance.exports[n]])) as Record<KernelName, Fn>;
