@@ -1,0 +1,65 @@
+/**
+ * Conv2DBackpropFilter for webgpu (NHWC, dilation 1): dW[kh, kw, ci, co] = sum over (n, oy, ox) of
+ * x[n, oy*sh - top + kh, ox*sw - left + kw, ci] * dy[n, oy, ox, co], as the implicit GEMM
+ *
+ *   dW[M = KH*KW*Ci, N = Co] = A[M, K] B[K, N],   K = batch * OH * OW,
+ *   A[m, k] = x at (n, oy, ox) = k and (kh, kw, ci) = m (zero in the padding),   B[k, n] = dy[k, n],
+ *
+ * tiled and split along K (./gemm.ts). Neighbouring m are neighbouring input channels, contiguous in x;
+ * neighbouring n are contiguous in dy. tfjs's shipped program runs one invocation per filter weight,
+ * each looping over the whole of K.
+ */
+import * as tf from '../../tf';
+import { chooseSplits, chunkLength, GemmLoaders, gemmProgram, sumSplitsProgram } from './gemm';
+import { Conv2DAttrs, convInfo, ints, release, WebGpuBackendLike } from './program';
+
+export interface FilterGradAttrs extends Conv2DAttrs {
+  filterShape: [number, number, number, number];
+}
+
+const LOADERS: GemmLoaders = {
+  uniforms: 'Ci : i32, KW : i32, H : i32, W : i32, OH : i32, OW : i32, sh : i32, sw : i32, top : i32, left : i32, ',
+  aAlongM: true,
+  bAlongN: true,
+  code: `
+  fn loadA(m : i32, k : i32) -> f32 {
+    let ci = m % uniforms.Ci;
+    let r = m / uniforms.Ci;
+    let kw = r % uniforms.KW;
+    let kh = r / uniforms.KW;
+    let ox = k % uniforms.OW;
+    let r2 = k / uniforms.OW;
+    let oy = r2 % uniforms.OH;
+    let b = r2 / uniforms.OH;
+    let iy = oy * uniforms.sh - uniforms.top + kh;
+    let ix = ox * uniforms.sw - uniforms.left + kw;
+    if (iy < 0 || iy >= uniforms.H || ix < 0 || ix >= uniforms.W) { return 0.0; }
+    return x[((b * uniforms.H + iy) * uniforms.W + ix) * uniforms.Ci + ci];
+  }
+  fn loadB(k : i32, n : i32) -> f32 {
+    return dy[k * uniforms.N + n];
+  }`,
+};
+
+/** The kernel: inputs x [N, H, W, Ci], dy [N, OH, OW, Co]; attrs as tfjs's Conv2DBackpropFilter. */
+export function conv2DBackpropFilterWebGpu(args: { inputs: tf.NamedTensorInfoMap; backend: tf.KernelBackend; attrs?: tf.NamedAttrMap }): tf.TensorInfo {
+  const { x, dy } = args.inputs as { x: tf.TensorInfo; dy: tf.TensorInfo };
+  const backend = args.backend as unknown as WebGpuBackendLike;
+  const a = args.attrs as unknown as FilterGradAttrs;
+  if (a.dataFormat === 'NCHW') throw new Error('Conv2DBackpropFilter (project webgpu kernel): NHWC only');
+  const c = convInfo(x.shape, a.filterShape, a);
+  const M = c.filterHeight * c.filterWidth * c.inChannels;
+  const N = c.outChannels;
+  const K = c.batchSize * c.outHeight * c.outWidth;
+  const splits = chooseSplits(M, N, K);
+  const kChunk = chunkLength(K, splits);
+  const used = Math.ceil(K / kChunk); // chunks that are not empty
+  const uniforms = ints(M, N, K, kChunk, c.inChannels, c.filterWidth, c.inHeight, c.inWidth, c.outHeight, c.outWidth, c.strideHeight, c.strideWidth, c.padInfo.top, c.padInfo.left);
+  if (used === 1) {
+    return backend.runWebGPUProgram(gemmProgram('filter_grad', LOADERS, ['x', 'dy'], a.filterShape, M, N, 1), [x, dy], 'float32', uniforms);
+  }
+  const partial = backend.runWebGPUProgram(gemmProgram('filter_grad', LOADERS, ['x', 'dy'], [used, M, N], M, N, used), [x, dy], 'float32', uniforms);
+  const out = backend.runWebGPUProgram(sumSplitsProgram(a.filterShape), [partial], 'float32', ints(used));
+  release(backend, partial);
+  return out;
+}

@@ -1,0 +1,64 @@
+/**
+ * Conv2DBackpropInput for webgpu (NHWC, dilation 1): dx[n, iy, ix, ci] = sum over (kh, kw, co) of
+ * dy[n, oy, ox, co] * W[kh, kw, ci, co], where oy = (iy + top - kh) / sh when that divides exactly and
+ * lies in [0, OH) (likewise ox), as the implicit GEMM
+ *
+ *   dx[M = batch*H*W, N = Ci] = A[M, K] B[K, N],   K = KH*KW*Co,
+ *   A[m, k] = dy at the output pixel that (kh, kw) maps input pixel m to (zero where none),
+ *   B[k, n] = W[kh, kw, n, co],
+ *
+ * tiled (./gemm.ts); neighbouring k are neighbouring output channels, contiguous in dy and in W. The
+ * reduction (at most 5 x 5 x 832 here) is short against M, so it is not split. tfjs's shipped default
+ * is a per-element transposed convolution with no tiling.
+ */
+import * as tf from '../../tf';
+import { GemmLoaders, gemmProgram, TILE_K } from './gemm';
+import { Conv2DAttrs, convInfo, ints, WebGpuBackendLike } from './program';
+
+export interface InputGradAttrs extends Conv2DAttrs {
+  inputShape: [number, number, number, number];
+}
+
+const LOADERS: GemmLoaders = {
+  uniforms: 'Co : i32, KW : i32, H : i32, W : i32, OH : i32, OW : i32, sh : i32, sw : i32, top : i32, left : i32, ',
+  aAlongM: false,
+  bAlongN: false,
+  code: `
+  fn loadA(m : i32, k : i32) -> f32 {
+    let co = k % uniforms.Co;
+    let r = k / uniforms.Co;
+    let kw = r % uniforms.KW;
+    let kh = r / uniforms.KW;
+    let ix = m % uniforms.W;
+    let r2 = m / uniforms.W;
+    let iy = r2 % uniforms.H;
+    let b = r2 / uniforms.H;
+    let ty = iy + uniforms.top - kh;
+    let tx = ix + uniforms.left - kw;
+    if (ty < 0 || tx < 0) { return 0.0; }
+    let oy = ty / uniforms.sh;
+    let ox = tx / uniforms.sw;
+    if (oy * uniforms.sh != ty || ox * uniforms.sw != tx || oy >= uniforms.OH || ox >= uniforms.OW) { return 0.0; }
+    return dy[((b * uniforms.OH + oy) * uniforms.OW + ox) * uniforms.Co + co];
+  }
+  fn loadB(k : i32, n : i32) -> f32 {
+    let co = k % uniforms.Co;
+    let r = k / uniforms.Co;
+    return w[(r * uniforms.N + n) * uniforms.Co + co];
+  }`,
+};
+
+/** The kernel: inputs dy [N, OH, OW, Co], filter [KH, KW, Ci, Co]; attrs as tfjs's Conv2DBackpropInput. */
+export function conv2DBackpropInputWebGpu(args: { inputs: tf.NamedTensorInfoMap; backend: tf.KernelBackend; attrs?: tf.NamedAttrMap }): tf.TensorInfo {
+  const { dy, filter } = args.inputs as { dy: tf.TensorInfo; filter: tf.TensorInfo };
+  const backend = args.backend as unknown as WebGpuBackendLike;
+  const a = args.attrs as unknown as InputGradAttrs;
+  if (a.dataFormat === 'NCHW') throw new Error('Conv2DBackpropInput (project webgpu kernel): NHWC only');
+  const c = convInfo(a.inputShape, filter.shape, a);
+  const M = c.batchSize * c.inHeight * c.inWidth;
+  const N = c.inChannels;
+  const K = c.filterHeight * c.filterWidth * c.outChannels;
+  const kChunk = Math.ceil(K / TILE_K) * TILE_K;
+  const uniforms = ints(M, N, K, kChunk, c.outChannels, c.filterWidth, c.inHeight, c.inWidth, c.outHeight, c.outWidth, c.strideHeight, c.strideWidth, c.padInfo.top, c.padInfo.left);
+  return backend.runWebGPUProgram(gemmProgram('input_grad', LOADERS, ['dy', 'w'], a.inputShape, M, N, 1), [dy, filter], 'float32', uniforms);
+}
