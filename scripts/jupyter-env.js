@@ -58,24 +58,63 @@ function canImport(python, modules) {
   return r.status === 0;
 }
 
+/** The project's own Jupyter environment (npm run setup:jupyter), git-ignored. */
+const PROJECT_VENV = path.join(root, '.venv-jupyter');
+const SETUP_HINT = 'npm run setup:jupyter (JupyterLab 4 + Notebook 7 from PyPI into .venv-jupyter/)';
+
+/** The interpreter of a virtual environment (or a conda prefix) at `dir`. */
+function venvPython(dir) {
+  return process.platform === 'win32' ? path.join(dir, 'Scripts', 'python.exe') : path.join(dir, 'bin', 'python');
+}
+
+function condaPython(prefix) {
+  return process.platform === 'win32' ? path.join(prefix, 'python.exe') : path.join(prefix, 'bin', 'python');
+}
+
 /**
- * A Python that can import `modules` (default: jupyter_client, which registers kernels). Tried in order:
- * $GOOGLENET_PYTHON, the interpreter of every `jupyter` on PATH, python3 and python on PATH,
- * /usr/bin/python3. (The first python3 on PATH may be a pyenv or venv interpreter without Jupyter.)
+ * Where a Python with Jupyter is looked for, in order, each as [python, where it came from]:
+ * $GOOGLENET_PYTHON; the active virtual environment ($VIRTUAL_ENV) and conda environment
+ * ($CONDA_PREFIX); the interpreter of every `jupyter` on PATH; the project's .venv-jupyter/; python3 and
+ * python on PATH; /usr/bin/python3. (The first python3 on PATH may be a pyenv or venv interpreter
+ * without Jupyter, so it comes late.)
  */
-function findPython(modules = ['jupyter_client']) {
-  const candidates = [];
-  if (process.env.GOOGLENET_PYTHON) candidates.push(process.env.GOOGLENET_PYTHON);
-  for (const j of onPath('jupyter')) candidates.push(...pythonOfJupyter(j));
-  candidates.push(...onPath('python3'), ...onPath('python'));
-  if (process.platform !== 'win32') candidates.push('/usr/bin/python3');
+function pythonCandidates(env = process.env) {
+  const out = [];
+  if (env.GOOGLENET_PYTHON) out.push([env.GOOGLENET_PYTHON, '$GOOGLENET_PYTHON']);
+  if (env.VIRTUAL_ENV) out.push([venvPython(env.VIRTUAL_ENV), `the active virtual environment ${env.VIRTUAL_ENV}`]);
+  if (env.CONDA_PREFIX) out.push([condaPython(env.CONDA_PREFIX), `the active conda environment ${env.CONDA_PREFIX}`]);
+  for (const j of onPath('jupyter')) for (const p of pythonOfJupyter(j)) out.push([p, `the Python of ${j}`]);
+  out.push([venvPython(PROJECT_VENV), "the project's .venv-jupyter/"]);
+  for (const p of [...onPath('python3'), ...onPath('python')]) out.push([p, 'PATH']);
+  if (process.platform !== 'win32') out.push(['/usr/bin/python3', 'the system Python']);
+  return out;
+}
+
+/** The first candidate that can import `modules`, as {python, source}, or null. */
+function locatePython(modules = ['jupyter_client'], env = process.env) {
   const seen = new Set();
-  for (const c of candidates) {
-    if (seen.has(c)) continue;
-    seen.add(c);
-    if (canImport(c, modules)) return c;
+  for (const [python, source] of pythonCandidates(env)) {
+    if (seen.has(python)) continue;
+    seen.add(python);
+    if ((path.isAbsolute(python) ? isFile(python) : true) && canImport(python, modules)) return { python, source };
   }
   return null;
+}
+
+/** A Python that can import `modules` (default: jupyter_client, which registers kernels); see pythonCandidates. */
+function findPython(modules = ['jupyter_client']) {
+  const found = locatePython(modules);
+  return found ? found.python : null;
+}
+
+/**
+ * The Python the tests run Jupyter with: the project's .venv-jupyter/ (pinned versions) when it has
+ * `modules`, else the first one findPython finds.
+ */
+function testPython(modules) {
+  const own = venvPython(PROJECT_VENV);
+  if (isFile(own) && canImport(own, modules)) return own;
+  return findPython(modules);
 }
 
 /** Run a Python snippet that prints one JSON document; throws with Python's stderr on failure. */
@@ -141,8 +180,8 @@ function plotlyAssetPaths(dataDir) {
 function installKernel({ python = findPython(), env = process.env } = {}) {
   if (!python) {
     throw new Error(
-      'no Python with Jupyter found (tried $GOOGLENET_PYTHON, jupyter on PATH, python3, python, /usr/bin/python3): ' +
-        'install JupyterLab (pip install jupyterlab) or Notebook (apt-get install jupyter-notebook), or set GOOGLENET_PYTHON',
+      'no Python with Jupyter found (tried $GOOGLENET_PYTHON, $VIRTUAL_ENV, $CONDA_PREFIX, jupyter on PATH, .venv-jupyter/, python3, python, /usr/bin/python3): ' +
+        `install JupyterLab into your environment (pip install jupyterlab), or run ${SETUP_HINT}, or pass --python PATH`,
     );
   }
   for (const dep of ['tslab/package.json', 'tsx/package.json']) {
@@ -167,6 +206,8 @@ function isolatedJupyterEnv(base = fs.mkdtempSync(path.join(os.tmpdir(), 'google
     ['JUPYTER_CONFIG_DIR', 'config'],
     ['JUPYTER_RUNTIME_DIR', 'runtime'],
     ['IPYTHONDIR', 'ipython'],
+    ['JUPYTERLAB_SETTINGS_DIR', 'lab-settings'],
+    ['JUPYTERLAB_WORKSPACES_DIR', 'lab-workspaces'],
   ]) {
     env[k] = path.join(base, d);
     fs.mkdirSync(env[k], { recursive: true });
@@ -179,7 +220,14 @@ module.exports = {
   KERNEL_NAME,
   KERNEL_DISPLAY_NAME,
   ASSET_DIR,
+  PROJECT_VENV,
+  SETUP_HINT,
+  venvPython,
+  pythonCandidates,
+  locatePython,
   findPython,
+  testPython,
+  canImport,
   onPath,
   kernelSpec,
   installKernel,

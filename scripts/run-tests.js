@@ -1,6 +1,8 @@
 #!/usr/bin/env node
 // Runs every test/**/*.test.ts with Node's built-in test runner, TypeScript loaded through tsx.
 // Usage: node scripts/run-tests.js [substring...]   (only files whose path contains one of the substrings)
+// First it names, one line each, what the tests need that this machine lacks and the command that
+// installs it (the tests that need it still run, and fail).
 'use strict';
 const fs = require('fs');
 const path = require('path');
@@ -22,6 +24,8 @@ if (files.length === 0) {
   console.error(`No test files match ${filters.join(' ')}`);
   process.exit(1);
 }
+// `npm test` has printed them already (scripts/prerequisites.js runs before the typecheck).
+if (process.env.npm_lifecycle_event !== 'test') require('./prerequisites').report();
 const r = spawnSync(process.execPath, ['--import', 'tsx', '--test', '--test-concurrency=1', ...files], {
   cwd: root,
   stdio: 'inherit',
