@@ -23,6 +23,7 @@ import assert from 'node:assert/strict';
 import * as tf from '../../src/tf';
 import { initBackend, releaseBackends } from '../../src/backend/select';
 import { createGoogLeNet } from '../../src/model/googlenet';
+import { createAdam } from '../../src/train/adam';
 import { googlenetLoss } from '../../src/train/loss';
 import { Rng } from '../../src/util/rng';
 import { runCli } from '../helpers';
@@ -56,7 +57,7 @@ async function trainingStep(): Promise<StepResult> {
   const params = model.namedParameters();
   const initial = new Map<string, Float32Array>();
   for (const [n, p] of params) initial.set(n, (await p.data()) as Float32Array);
-  const optimizer = tf.train.adam(1e-3);
+  const optimizer = createAdam(1e-3); // FusedAdam: the project's AdamStep kernel on webgpu, tfjs's Adam on cpu
   let seed = 11;
   const { value, grads } = optimizer.computeGradients(
     () => googlenetLoss(model.forward(x, { training: true, nextSeed: () => seed++ }), y, 0.3).total,

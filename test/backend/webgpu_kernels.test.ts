@@ -17,6 +17,8 @@ import * as tf from '../../src/tf';
 import { initBackend, releaseBackends } from '../../src/backend/select';
 import { WEBGPU_KERNELS } from '../../src/backend/webgpu/kernels';
 import { chooseSplits } from '../../src/backend/webgpu/gemm';
+import { createAdam } from '../../src/train/adam';
+import { ADAM_STEP } from '../../src/backend/wasm/adam';
 import { Rng } from '../../src/util/rng';
 
 type Pad = number | 'same' | 'valid';
@@ -55,21 +57,36 @@ interface Operands {
 }
 
 const operands = new Map<string, Operands>();
-const cpuResults = new Map<string, { dW: Float32Array; dx: Float32Array }>();
+const cpuResults = new Map<string, Grads>();
+
+interface Grads {
+  dW: Float32Array;
+  dx: Float32Array;
+  /** FusedConv2D with bias and ReLU, and Conv2D. */
+  yFused: Float32Array;
+  yPlain: Float32Array;
+}
 
 function attrsFor(c: ConvCase) {
   return { strides: [c.stride, c.stride], pad: c.pad, dataFormat: 'NHWC', dimRoundingMode: undefined };
 }
 
-async function gradients(c: ConvCase, o: Operands): Promise<{ dW: Float32Array; dx: Float32Array }> {
+async function gradients(c: ConvCase, o: Operands): Promise<Grads> {
   const x = tf.tensor4d(o.x, c.x);
   const dy = tf.tensor4d(o.dy, o.dyShape);
   const w = tf.tensor4d(o.w, [c.k, c.k, c.x[3], c.co]);
-  const dW = tf.engine().runKernel('Conv2DBackpropFilter', { x, dy }, { ...attrsFor(c), filterShape: [c.k, c.k, c.x[3], c.co] } as unknown as tf.NamedAttrMap) as tf.Tensor;
-  const dx = tf.engine().runKernel('Conv2DBackpropInput', { dy, filter: w }, { ...attrsFor(c), inputShape: c.x } as unknown as tf.NamedAttrMap) as tf.Tensor;
-  const out = { dW: (await dW.data()) as Float32Array, dx: (await dx.data()) as Float32Array };
-  tf.dispose([x, dy, w, dW, dx]);
-  return out;
+  const bias = tf.tensor1d(o.w.slice(0, c.co));
+  const conv = { ...attrsFor(c), dilations: 1 };
+  const run = (name: string, inputs: tf.NamedTensorMap, attrs: object) => tf.engine().runKernel(name, inputs, attrs as unknown as tf.NamedAttrMap) as tf.Tensor;
+  const ts = [
+    run('Conv2DBackpropFilter', { x, dy }, { ...conv, filterShape: [c.k, c.k, c.x[3], c.co] }),
+    run('Conv2DBackpropInput', { dy, filter: w }, { ...conv, inputShape: c.x }),
+    run('FusedConv2D', { x, filter: w, bias }, { ...conv, activation: 'relu' }),
+    run('Conv2D', { x, filter: w }, conv),
+  ];
+  const [dW, dx, yFused, yPlain] = (await Promise.all(ts.map((t) => t.data()))) as Float32Array[];
+  tf.dispose([x, dy, w, bias, ...ts]);
+  return { dW, dx, yFused, yPlain };
 }
 
 function relError(got: Float32Array, want: Float32Array): number {
@@ -113,15 +130,74 @@ test('the project kernels are the ones registered for webgpu', () => {
 });
 
 for (const c of CASES) {
-  test(`Conv2DBackpropFilter and Conv2DBackpropInput, ${c.name}: webgpu matches cpu within 1e-3`, async () => {
+  test(`Conv2DBackpropFilter, Conv2DBackpropInput, FusedConv2D (bias + ReLU), Conv2D, ${c.name}: webgpu matches cpu within 1e-3`, async () => {
     const got = await gradients(c, operands.get(c.name)!);
     const want = cpuResults.get(c.name)!;
-    const eW = relError(got.dW, want.dW);
-    const eX = relError(got.dx, want.dx);
-    assert.ok(eW < 1e-3, `filter gradient: relative error ${eW}`);
-    assert.ok(eX < 1e-3, `input gradient: relative error ${eX}`);
+    for (const k of ['dW', 'dx', 'yFused', 'yPlain'] as const) {
+      const e = relError(got[k], want[k]);
+      assert.ok(e < 1e-3, `${k}: relative error ${e}`);
+    }
+    assert.ok(want.yFused.some((v) => v === 0) && want.yFused.some((v) => v > 0), 'the ReLU cuts some outputs');
   });
 }
+
+const MATMULS: { a: number[]; b: number[]; tA: boolean; tB: boolean }[] = [
+  { a: [4, 4], b: [4, 70], tA: false, tB: false }, // the aux heads' adaptive pooling at 64 px, narrower
+  { a: [8, 130], b: [5, 130], tA: false, tB: true }, // a dense layer: x W^T
+  { a: [8, 130], b: [8, 5], tA: true, tB: false }, // its weight gradient: x^T dy (reduction over the batch)
+  { a: [3, 9, 17], b: [3, 17, 66], tA: false, tB: false }, // batched
+  { a: [3, 17, 9], b: [1, 66, 17], tA: true, tB: true }, // batched, B shared
+];
+
+test('BatchMatMul (transposes, batches, a shared operand): webgpu matches cpu within 1e-3', async () => {
+  const rng = new Rng(8);
+  const data = MATMULS.map((m) => [randoms(m.a.reduce((p, q) => p * q, 1), rng), randoms(m.b.reduce((p, q) => p * q, 1), rng)]);
+  const results: Float32Array[][] = [];
+  for (const b of ['cpu', 'webgpu']) {
+    await tf.setBackend(b);
+    const out: Float32Array[] = [];
+    for (const [i, m] of MATMULS.entries()) {
+      const t = tf.tidy(() => tf.matMul(tf.tensor(data[i][0], m.a), tf.tensor(data[i][1], m.b), m.tA, m.tB));
+      out.push((await t.data()) as Float32Array);
+      t.dispose();
+    }
+    results.push(out);
+  }
+  for (const [i, m] of MATMULS.entries()) {
+    const e = relError(results[1][i], results[0][i]);
+    assert.ok(e < 1e-3, `${JSON.stringify(m)}: relative error ${e}`);
+  }
+});
+
+/** Three Adam steps on two variables (sizes not multiples of the workgroup), gradients g_t = sin(t + i). */
+async function adamSteps(fused: boolean): Promise<Float32Array[]> {
+  const rng = new Rng(4);
+  const vars = [tf.variable(tf.tensor1d(randoms(1000, rng)), true, 'adam_a'), tf.variable(tf.tensor2d(randoms(3 * 7, rng), [3, 7]), true, 'adam_b')];
+  const opt = fused ? createAdam(0.01) : tf.train.adam(0.01, 0.9, 0.999, 1e-8);
+  for (let t = 0; t < 3; t++) {
+    const grads = vars.map((v) => ({ name: v.name, tensor: tf.tidy(() => tf.sin(tf.add(tf.linspace(0, 5, v.size).reshape(v.shape), t))) }));
+    opt.applyGradients(grads);
+    tf.dispose(grads.map((g) => g.tensor));
+  }
+  const out = await Promise.all(vars.map(async (v) => (await v.data()) as Float32Array));
+  opt.dispose();
+  tf.dispose(vars);
+  return out;
+}
+
+test('AdamStep on webgpu (three passes) gives tfjs\'s Adam on cpu within 1e-5 after three steps', async () => {
+  assert.ok(tf.getKernel(ADAM_STEP, 'webgpu'), 'AdamStep is registered for webgpu');
+  const gpu = await adamSteps(true);
+  await tf.setBackend('cpu');
+  assert.equal(tf.getKernel(ADAM_STEP, 'cpu'), undefined, 'cpu has no AdamStep: FusedAdam runs tfjs\'s AdamOptimizer there');
+  const cpu = await adamSteps(false);
+  await tf.setBackend('webgpu');
+  for (let i = 0; i < cpu.length; i++) {
+    let diff = 0;
+    for (let j = 0; j < cpu[i].length; j++) diff = Math.max(diff, Math.abs(gpu[i][j] - cpu[i][j]));
+    assert.ok(diff < 1e-5, `variable ${i}: max |diff| ${diff}`);
+  }
+});
 
 test('stockKernels: true restores tfjs\'s shipped webgpu kernels, and the default brings ours back', async () => {
   const ours = new Map(WEBGPU_KERNELS);
@@ -129,8 +205,8 @@ test('stockKernels: true restores tfjs\'s shipped webgpu kernels, and the defaul
   assert.equal(stock.kernels, 'stock');
   for (const [name, func] of ours) {
     const k = tf.getKernel(name, 'webgpu');
-    assert.ok(k, `${name} registered`);
-    assert.notEqual(k.kernelFunc, func, `${name} is tfjs's`);
+    if (name === ADAM_STEP) assert.equal(k, undefined, 'no AdamStep: FusedAdam runs tfjs\'s Adam');
+    else assert.notEqual(k?.kernelFunc ?? func, func, `${name} is tfjs's`);
   }
   // tfjs's own kernels still give the same answer (the comparison the bench makes is like for like).
   const c = CASES[2];

@@ -34,6 +34,13 @@ export interface GemmLoaders {
   aAlongM: boolean;
   /** Whether B's neighbouring addresses are along n (true) or along k. */
   bAlongN: boolean;
+  /**
+   * What the z dimension of the dispatch indexes: 'split' (chunks of the reduction, see above) or
+   * 'batch' (independent products, M x N apart in the output; the loaders read the private `batch`).
+   */
+  z?: 'split' | 'batch';
+  /** WGSL `fn epilogue(v : f32, m : i32, n : i32) -> f32` applied before the store (bias, ReLU); identity if absent. */
+  epilogue?: string;
 }
 
 /** How many chunks to split a reduction of K terms into, for an M x N product. */
@@ -55,10 +62,13 @@ function slot(alongWide: boolean): string {
 }
 
 export function gemmSource(l: GemmLoaders): string {
+  const batched = l.z === 'batch';
   return `
   var<workgroup> tileA : array<f32, ${TILE_K * TILE_M}>;
   var<workgroup> tileB : array<f32, ${TILE_K * TILE_N}>;
+  var<private> batch : i32;
   ${l.code}
+  ${l.epilogue ?? 'fn epilogue(v : f32, m : i32, n : i32) -> f32 { return v; }'}
   fn main() {
     let tx = i32(localId.x);
     let ty = i32(localId.y);
@@ -66,7 +76,8 @@ export function gemmSource(l: GemmLoaders): string {
     let n0 = i32(workgroupId.x) * ${TILE_N};
     let m0 = i32(workgroupId.y) * ${TILE_M};
     let split = i32(workgroupId.z);
-    let kBegin = split * uniforms.kChunk;
+    batch = ${batched ? 'split' : '0'};
+    let kBegin = ${batched ? '0' : 'split * uniforms.kChunk'};
     let kEnd = min(uniforms.K, kBegin + uniforms.kChunk);
     var acc : array<array<f32, 4>, 4>;
     // The trip count depends on uniforms only (barriers need uniform control flow); the last chunk's
@@ -114,21 +125,24 @@ export function gemmSource(l: GemmLoaders): string {
       if (m >= uniforms.M) { continue; }
       for (var j = 0; j < 4; j = j + 1) {
         let n = n0 + tx + 16 * j;
-        if (n < uniforms.N) { result[base + m * uniforms.N + n] = acc[i][j]; }
+        if (n < uniforms.N) { result[base + m * uniforms.N + n] = epilogue(acc[i][j], m, n); }
       }
     }
   }`;
 }
 
-/** A program for `gemmSource`: output [splits * M * N] as `outputShape` (the caller's shape when splits = 1). */
-export function gemmProgram(key: string, l: GemmLoaders, variableNames: string[], outputShape: number[], M: number, N: number, splits: number): GpuProgram {
+/**
+ * A program for `gemmSource`: `zCount` chunks or batches of an M x N product, `outputShape` holding
+ * zCount * M * N values (the caller's own shape when it is one product).
+ */
+export function gemmProgram(key: string, l: GemmLoaders, variableNames: string[], outputShape: number[], M: number, N: number, zCount: number): GpuProgram {
   return {
     shaderKey: `gn_gemm_${key}`,
     outputShape,
     variableNames,
     uniforms: `M : i32, N : i32, K : i32, kChunk : i32, ${l.uniforms}`,
     workgroupSize: [16, 16, 1],
-    dispatch: [ceilDiv(N, TILE_N), ceilDiv(M, TILE_M), splits],
+    dispatch: [ceilDiv(N, TILE_N), ceilDiv(M, TILE_M), zCount],
     dispatchLayout: { x: [0], y: [1] },
     getUserCode: () => gemmSource(l),
   };

@@ -6,8 +6,8 @@
  */
 import * as tf from '../../tf';
 import { WEBGPU_KERNELS } from './kernels';
+import { keepShipped, shippedKernel } from './shipped';
 
-const shipped = new Map<string, tf.KernelConfig | undefined>();
 let active = false;
 
 /** Register the project's kernels for 'webgpu' (on = true) or restore tfjs's shipped ones (idempotent). */
@@ -18,12 +18,12 @@ export function setWebGpuTrainingKernels(on: boolean): void {
   require('@tensorflow/tfjs-backend-webgpu');
   for (const [kernelName, kernelFunc] of WEBGPU_KERNELS) {
     if (on) {
-      if (!shipped.has(kernelName)) shipped.set(kernelName, tf.getKernel(kernelName, 'webgpu'));
+      keepShipped(kernelName);
       if (tf.getKernel(kernelName, 'webgpu')) tf.unregisterKernel(kernelName, 'webgpu'); // re-registering would warn
       tf.registerKernel({ kernelName, backendName: 'webgpu', kernelFunc });
     } else {
       tf.unregisterKernel(kernelName, 'webgpu');
-      const original = shipped.get(kernelName);
+      const original = shippedKernel(kernelName);
       if (original) tf.registerKernel(original);
     }
   }

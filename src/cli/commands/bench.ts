@@ -1,11 +1,12 @@
 /**
  * `googlenet bench`: training and inference throughput of GoogLeNet on the current backend, with
- * tensor counts (leaks), peak memory; `--loader-only` times the data pipeline instead.
+ * tensor counts (leaks), peak memory; `--loader-only` times the data pipeline instead, `--profile` the
+ * kernels of one training step.
  */
 import { Command, Option } from 'commander';
 import { benchLoader } from '../../data/bench_loader';
 import { isVariant, VARIANT_NAMES } from '../../model/specs';
-import { benchModelWithLeakCheck } from '../../train/bench';
+import { benchModelWithLeakCheck, formatProfile, profileTrainingStep } from '../../train/bench';
 import { addBackendOption, BackendOpts, startBackend } from '../backend_option';
 import { UserError } from '../errors';
 import { log, parseNumber, printJson } from '../io';
@@ -19,6 +20,7 @@ interface Opts extends BackendOpts {
   variant: string;
   limit?: number;
   json?: boolean;
+  profile?: boolean;
 }
 
 export function register(program: Command): void {
@@ -32,6 +34,7 @@ export function register(program: Command): void {
     .option('--loader-only', 'time the training transform (RandomResizedCrop + flip + normalise) over --data')
     .option('--limit <n>', 'with --loader-only: at most this many images', parseNumber('--limit', { integer: true, min: 1 }))
     .addOption(new Option('--variant <name>', `model variant: ${VARIANT_NAMES.join('|')}`).default('course'))
+    .option('--profile', 'time each kernel of one training step (GPU timestamps on webgpu) instead of the throughput')
     .option('--json', 'print JSON');
   addBackendOption(cmd).action(async (opts: Opts) => {
     if (!isVariant(opts.variant)) throw new UserError(`unknown variant '${opts.variant}': use ${VARIANT_NAMES.join(' or ')}`);
@@ -46,6 +49,12 @@ export function register(program: Command): void {
         const out = { backend: choice.name, kernels: choice.kernels, imageSize: opts.imageSize, batchSize: opts.batchSize, images: r.images, seconds: r.seconds, loaderImagesPerSec: r.imagesPerSec, loaderCpuMsPerImage: r.cpuMsPerImage, skipped: r.skipped };
         if (opts.json) return printJson(out);
         return log(`loader: ${r.imagesPerSec.toFixed(1)} img/s, ${r.cpuMsPerImage.toFixed(2)} CPU ms per image (${r.images} images at ${opts.imageSize} px in ${r.seconds.toFixed(2)} s)`);
+      }
+      if (opts.profile) {
+        const p = await profileTrainingStep({ variant: opts.variant, imageSize: opts.imageSize, batchSize: opts.batchSize, limit: 20 });
+        const out = { backend: choice.name, device: choice.report.device, kernels: choice.kernels, variant: opts.variant, imageSize: opts.imageSize, batchSize: opts.batchSize, profile: p };
+        if (opts.json) return printJson(out);
+        return log(formatProfile(p, `${choice.name} (${choice.kernels} kernels), ${opts.variant}, ${opts.imageSize} px, batch ${opts.batchSize}`));
       }
       const r = await benchModelWithLeakCheck({ variant: opts.variant, imageSize: opts.imageSize, batchSize: opts.batchSize, steps: opts.steps });
       peakRss = Math.max(peakRss, process.memoryUsage().rss);
