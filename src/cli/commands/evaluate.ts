@@ -7,6 +7,7 @@ import { evalTransform } from '../../data/transforms';
 import { fromDataLoader } from '../../train/batches';
 import { evaluate } from '../../train/evaluate';
 import { addBackendOption, BackendOpts, startBackend } from '../backend_option';
+import { confusionTable } from '../confusion_table';
 import { UserError } from '../errors';
 import { log, parseNumber, printJson } from '../io';
 
@@ -50,13 +51,8 @@ export function register(program: Command): void {
     const perClass = Object.fromEntries(meta.classNames.map((c, i) => [c, r.perClass[i]]));
     const out = { accuracy: r.accuracy, count: r.count, loss: r.loss, classNames: meta.classNames, confusion: r.confusion, perClass, skipped: loader.skipped };
     if (opts.json) return printJson(out);
-    const w = Math.max(8, ...meta.classNames.map((c) => c.length));
     const lines = [`accuracy ${(r.accuracy * 100).toFixed(2)}% on ${r.count} images (${opts.data})${loader.skipped ? `, ${loader.skipped} unreadable skipped` : ''}`, ''];
-    lines.push(`${'true \\ predicted'.padEnd(w + 2)}${meta.classNames.map((c) => c.slice(0, 9).padStart(10)).join('')}   accuracy`);
-    r.confusion.forEach((row, i) => {
-      const acc = r.perClass[i];
-      lines.push(`${meta.classNames[i].padEnd(w + 2)}${row.map((v) => String(v).padStart(10)).join('')}   ${acc === null ? '-' : (acc * 100).toFixed(1) + '%'}`);
-    });
+    lines.push(...confusionTable(meta.classNames, r.confusion, r.perClass));
     process.stdout.write(lines.join('\n') + '\n');
   });
 }
