@@ -10,7 +10,7 @@ import * as os from 'os';
 import * as tf from '../tf';
 import { BACKEND_NAMES, BackendName, TFJS_BACKEND } from './names';
 import { probeNative } from './native';
-import { registerWasmTrainingKernels } from './wasm_kernels';
+import { registerWasmTrainingKernels, wasmKernelsDescription } from './wasm_kernels';
 import { MAX_WASM_THREADS, useWasmThreads } from './wasm/threads';
 import { gpuDeviceNodes, probeWebGpuIsolated, startWebGpu, stopWebGpu, WebGpuAdapterSummary } from './webgpu';
 import { setWebGpuTrainingKernels } from './webgpu/register';
@@ -46,7 +46,7 @@ function probeWasm(): BackendReport {
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     require('@tensorflow/tfjs-backend-wasm');
     const n = defaultWasmThreads();
-    return { name: 'wasm', available: true, reason: 'XNNPACK + SIMD', device: `${cpuThreads(n)} by default` };
+    return { name: 'wasm', available: true, reason: `XNNPACK + SIMD; ${wasmKernelsDescription()}`, device: `${cpuThreads(n)} by default` };
   } catch (e) {
     return { name: 'wasm', available: false, reason: `@tensorflow/tfjs-backend-wasm failed to load: ${(e as Error).message}` };
   }

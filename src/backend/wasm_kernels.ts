@@ -8,11 +8,12 @@
  * N-d transpose. Plus one kernel tfjs does not have: a fused Adam step (AdamStep, used by
  * src/train/adam.ts) in place of ~14 elementwise passes per variable.
  *
- * The replacements (src/backend/wasm/) run on two engines. The convolutions of training (forward,
- * input and filter gradients) and the data movement and elementwise passes (pooling gradients, bias
- * sums, transposes, Adam) run on this project's own wasm SIMD module (src/backend/wasm/simd/kernels.c,
- * built with clang), which works in place on the backend's memory and splits each call over helper
- * threads. Matrix products and inference convolutions run on the backend's XNNPACK kernels. Every
+ * The replacements (src/backend/wasm/) run on two engines. The convolutions (training's forward,
+ * input and filter gradients, and inference, with each filter's packing kept per weight tensor) and the
+ * data movement and elementwise passes (pooling gradients, bias sums, transposes, Adam) run on this
+ * project's own wasm SIMD module (src/backend/wasm/simd/kernels.c, built with clang; with fused
+ * multiply-add where the engine has relaxed SIMD), which works in place on the backend's memory and
+ * splits each call over helper threads. Inference's matrix products run on the backend's XNNPACK. Every
  * intermediate is freed, so that neither tensors nor XNNPACK's operator caches grow from step to step.
  * A GoogLeNet training step at 112 px, batch 16 went from ~1 img/s (one core, shipped kernels) to
  * 15-17 img/s on two cores (scripts/bench-train-step.ts).
@@ -26,6 +27,8 @@ import { conv2DBackpropFilter, conv2DBackpropInput } from './wasm/conv_backprop'
 import { avgPoolGrad, maxPoolGrad } from './wasm/pool_grad';
 import { sum } from './wasm/reduce';
 import { identity, slice, splitV } from './wasm/slice';
+import { fmaSupported } from './wasm/simd/module';
+import { stockConv2DBackpropFilter } from './wasm/stock_filter_grad';
 
 const KERNELS: [string, tf.KernelFunc][] = [
   ['FusedConv2D', fusedConv2D as unknown as tf.KernelFunc],
@@ -42,20 +45,32 @@ const KERNELS: [string, tf.KernelFunc][] = [
   [ADAM_STEP, adamStep as unknown as tf.KernelFunc],
 ];
 
-let registered = false;
+/** What the project's kernels run on, for `backends`: the SIMD module's build (FMA or not). */
+export function wasmKernelsDescription(): string {
+  return fmaSupported() ? 'project kernels with FMA (relaxed SIMD)' : 'project kernels without FMA (no relaxed SIMD in this engine)';
+}
 
 /**
- * Register the training kernels for the wasm backend (idempotent). Call before `tf.setBackend('wasm')`
- * (later works too). Replaced kernels keep the shipped kernel's setup, and fall back to it for cases
- * they do not handle.
+ * The `stock` set: tfjs's kernels, plus the one training cannot do without (Conv2DBackpropFilter),
+ * built from the backend's own XNNPACK product and no SIMD module of this project.
+ */
+const STOCK_KERNELS: [string, tf.KernelFunc][] = [['Conv2DBackpropFilter', stockConv2DBackpropFilter as unknown as tf.KernelFunc]];
+
+let registered: 'project' | 'stock' | null = null;
+
+/**
+ * Register the training kernels for the wasm backend (idempotent; the first call's set stays for the
+ * process). Call before `tf.setBackend('wasm')` (later works too). Replaced kernels keep the shipped
+ * kernel's setup, and fall back to it for cases they do not handle. `stock`: register only what
+ * training needs at all (see STOCK_KERNELS), to compare tfjs's kernels with the project's.
  */
 export function registerWasmTrainingKernels(opts: { stock?: boolean } = {}): void {
   if (registered) return;
   // The wasm package registers its kernels when it loads.
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   require('@tensorflow/tfjs-backend-wasm');
-  registered = true;
-  for (const [kernelName, kernelFunc] of KERNELS) {
+  registered = opts.stock ? 'stock' : 'project';
+  for (const [kernelName, kernelFunc] of opts.stock ? STOCK_KERNELS : KERNELS) {
     const original = saveOriginal(kernelName);
     if (original) tf.unregisterKernel(kernelName, 'wasm'); // re-registering would print a warning
     tf.registerKernel({
