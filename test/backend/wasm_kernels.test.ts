@@ -11,6 +11,7 @@ import '@tensorflow/tfjs-backend-cpu';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 import { initBackend } from '../../src/backend/select';
 import { registerWasmTrainingKernels } from '../../src/backend/wasm_kernels';
+import { cachedPackings } from '../../src/backend/wasm/packed_cache';
 import { createGoogLeNet, GoogLeNet } from '../../src/model/googlenet';
 import { maxPool2d } from '../../src/model/nn/pool';
 import { Rng } from '../../src/util/rng';
@@ -139,6 +140,41 @@ test('tf.grads of a biased conv + ReLU (the training path of BasicConv2d) match 
     return out;
   });
   ['dx', 'dW', 'db'].forEach((name, i) => assertClose(name, r.wasm[i], r.cpu[i]));
+});
+
+test('inference convolutions on the SIMD tile keep each filter packed until it changes (assign) or is freed', async () => {
+  const [n, h, ci, co] = [2, 9, 3, 16];
+  const xs = randn(n * h * h * ci, 7);
+  const ws = [randn(7 * 7 * ci * co, 8), randn(7 * 7 * ci * co, 9)];
+  const bs = randn(co, 10);
+  const conv = (x: tf.Tensor, w: tf.Tensor, b: tf.Tensor) =>
+    read(tf.fused.conv2d({ x: x as tf.Tensor4D, filter: w as tf.Tensor4D, bias: b, strides: 2, pad: 3, activation: 'relu' }));
+  const r = await onBoth(() => {
+    const backend = tf.backend() as unknown as BackendWasm;
+    const packings = () => (tf.getBackend() === 'wasm' ? cachedPackings(backend) : 0);
+    const x = tf.tensor4d(xs, [n, h, h, ci]);
+    const b = tf.tensor1d(bs);
+    const w0 = tf.tensor4d(ws[0], [7, 7, ci, co]);
+    const w = tf.variable(w0);
+    w0.dispose(); // the variable holds the data now
+    const start = packings();
+    const first = conv(x, w, b);
+    const again = conv(x, w, b);
+    const cached = packings() - start;
+    const w1 = tf.tensor4d(ws[1], [7, 7, ci, co]);
+    w.assign(w1); // the old value's data is freed, and its packing with it
+    w1.dispose();
+    const assigned = conv(x, w, b);
+    const afterAssign = packings() - start;
+    w.dispose();
+    const afterDispose = packings() - start;
+    tf.dispose([x, b]);
+    return { first, again, assigned, counts: [cached, afterAssign, afterDispose] };
+  });
+  assert.deepEqual(r.wasm.counts, [1, 1, 0], 'packed copies kept: after two calls, after assign, after dispose');
+  assert.deepEqual(r.wasm.again, r.wasm.first);
+  assertClose('conv with the first filter', r.wasm.first, r.cpu.first);
+  assertClose('conv with the assigned filter', r.wasm.assigned, r.cpu.assigned);
 });
 
 const POOL_CASES: { h: number; k: number; s: number; p: number; what: string }[] = [
@@ -283,7 +319,7 @@ test('a whole GoogLeNet training step (64 px, batch 2, aux heads, dropout): loss
   assert.ok(worst < 1e-3);
 });
 
-test('20 training steps on wasm leak nothing: tensors, backend buffers and the wasm heap stay flat', async () => {
+test('20 training steps (each with an inference pass) on wasm leak nothing: tensors, backend buffers and the wasm heap stay flat', async () => {
   await tf.setBackend('wasm');
   registerWasmTrainingKernels(); // idempotent
   const backend = tf.backend() as unknown as BackendWasm;
@@ -299,6 +335,7 @@ test('20 training steps on wasm leak nothing: tensors, backend buffers and the w
     const loss = optimizer.minimize(() => trainingLoss(model, x, labels, seed), true, vars)!;
     losses.push(loss.dataSync()[0]);
     loss.dispose();
+    tf.tidy(() => void model.predictLogits(x).dataSync()); // a validation pass: packs the new filters, frees the old packings
   };
   // Adam's slots appear on the first step; the heap settles at its high-water mark within a few
   // (when depends on how earlier tests left the allocator; once it grew at step 6): warm up until it

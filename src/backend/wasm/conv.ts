@@ -10,12 +10,14 @@
  * filter, small next to the product), packs 32 output pixels' patches at a time by 4x4 transposes, and
  * runs a 4x8 register tile with bias and ReLU applied as the tile is stored: 27-34 GMAC/s on two threads.
  *
- * Used while a gradient tape records (see `recording`). It covers NHWC, dilation 1, input channels a multiple of 4 and output channels a multiple of 8 (every
- * GoogLeNet conv except conv1, which has 3 input channels), no activation or ReLU; anything else goes
- * to the wasm backend's own kernel.
+ * Used in training and in inference (where each filter's packed panels are kept from call to call,
+ * ./packed_cache.ts). It covers NHWC, dilation 1 and output channels a multiple of 8 (every GoogLeNet
+ * conv; input channels are padded to a multiple of 4, conv1's 3 to 4), no activation or ReLU; anything
+ * else goes to the wasm backend's own kernel.
  */
 import * as tf from '../../tf';
 import { BackendWasm, Info, KernelArgs, dispose, f32, memoryOffset, sizeOf, wasmKernel } from './common';
+import { cachedPacking } from './packed_cache';
 import { simdKernels } from './simd/module';
 
 /** Output pixels packed and computed together (G in kernels.c). */
@@ -34,37 +36,39 @@ export function simdConvCovers(info: tf.backend_util.Conv2DInfo): boolean {
 
 /**
  * y [n, oh, ow, co] = act(conv(x, filter) + bias) for a convolution `simdConvCovers` accepts. `filter`
- * is [kh, kw, ci, co]; `bias` has co elements or is null.
+ * is [kh, kw, ci, co]; `bias` has co elements or is null. `cacheFilter`: keep the filter's packed panels
+ * for the next call with the same filter tensor (inference; ./packed_cache.ts).
  */
-export function simdConv2d(backend: BackendWasm, x: Info, filter: Info, bias: Info | null, relu: boolean, info: tf.backend_util.Conv2DInfo): Info {
-  if (info.inChannels % 4 !== 0) {
-    // Patches are packed 4 channels at a time: pad x and the filter with zero channels (conv1: 3 -> 4).
-    const ci4 = Math.ceil(info.inChannels / 4) * 4;
-    const x4 = paddedChannels(backend, x, ci4);
-    const f4 = paddedChannels(backend, filter, ci4, 2);
-    const out = simdConv2d(backend, x4, f4, bias, relu, { ...info, inChannels: ci4, inShape: [info.batchSize, info.inHeight, info.inWidth, ci4] });
-    dispose(backend, x4, f4);
-    return out;
-  }
-  const { batchSize: n, inHeight: h, inWidth: w, inChannels: ci, outHeight: oh, outWidth: ow, outChannels: co } = info;
+export function simdConv2d(
+  backend: BackendWasm,
+  x: Info,
+  filter: Info,
+  bias: Info | null,
+  relu: boolean,
+  info: tf.backend_util.Conv2DInfo,
+  cacheFilter = false,
+): Info {
+  // Patches are packed 4 channels at a time: x and the filter get zero channels (conv1: 3 -> 4).
+  const ci4 = Math.ceil(info.inChannels / 4) * 4;
+  const x4 = ci4 === info.inChannels ? x : paddedChannels(backend, x, ci4);
+  const { batchSize: n, inHeight: h, inWidth: w, outHeight: oh, outWidth: ow, outChannels: co } = info;
   const { filterHeight: kh, filterWidth: kw, strideHeight: sh, strideWidth: sw } = info;
   const simd = simdKernels(backend);
-  const k = kh * kw * ci;
+  const k = kh * kw * ci4;
   const pixels = n * oh * ow;
   const groups = Math.ceil(pixels / GROUP);
+  const pack = () => packedFilter(backend, filter, ci4);
+  const bp = cacheFilter ? cachedPacking(backend, filter.dataId, pack) : pack();
   const out = backend.makeOutput([n, oh, ow, co], 'float32');
-  const bp = backend.makeOutput([co / 8, k, 8], 'float32');
   const ap = backend.makeOutput([simd.threads, GROUP, k], 'float32');
-  const zeros = backend.makeOutput([Math.max(ci, co)], 'float32');
+  const zeros = backend.makeOutput([Math.max(ci4, co)], 'float32');
   f32(backend, zeros).fill(0);
-  // pack_b8(filter [k, co], bp, k, co, cb0, cb1)
-  simd.parallel('pack_b8', [memoryOffset(backend, filter), memoryOffset(backend, bp), k, co, 0, 0], 4, co / 8, k * co);
   // conv_forward(x, bp, bias, zrow, ap, y, n, h, w, ci, oh, ow, kh, kw, sh, sw, pt, pl, co, relu, part, g0, g1)
   simd.parallel(
     'conv_forward',
     [
-      memoryOffset(backend, x), memoryOffset(backend, bp), memoryOffset(backend, bias ?? zeros), memoryOffset(backend, zeros),
-      memoryOffset(backend, ap), memoryOffset(backend, out), n, h, w, ci, oh, ow, kh, kw, sh, sw, info.padInfo.top, info.padInfo.left,
+      memoryOffset(backend, x4), memoryOffset(backend, bp), memoryOffset(backend, bias ?? zeros), memoryOffset(backend, zeros),
+      memoryOffset(backend, ap), memoryOffset(backend, out), n, h, w, ci4, oh, ow, kh, kw, sh, sw, info.padInfo.top, info.padInfo.left,
       co, relu ? 1 : 0, 0, 0, 0,
     ],
     21,
@@ -73,14 +77,27 @@ export function simdConv2d(backend: BackendWasm, x: Info, filter: Info, bias: In
     1,
     20,
   );
-  dispose(backend, bp, ap, zeros);
+  dispose(backend, ap, zeros, cacheFilter ? null : bp, x4 === x ? null : x4);
   return out;
 }
 
+/** filter [kh, kw, ci, co] (ci padded with zeros to ci4) packed as bp [co/8][kh*kw*ci4][8] (pack_b8). */
+function packedFilter(backend: BackendWasm, filter: Info, ci4: number): Info {
+  const [kh, kw, ci, co] = filter.shape;
+  const f4 = ci4 === ci ? filter : paddedChannels(backend, filter, ci4, 2);
+  const k = kh * kw * ci4;
+  const bp = backend.makeOutput([co / 8, k, 8], 'float32');
+  // pack_b8(filter [k, co], bp, k, co, cb0, cb1)
+  simdKernels(backend).parallel('pack_b8', [memoryOffset(backend, f4), memoryOffset(backend, bp), k, co, 0, 0], 4, co / 8, k * co);
+  dispose(backend, f4 === filter ? null : f4);
+  return bp;
+}
+
 /**
- * Whether a gradient tape records (training). Outside training XNNPACK keeps each filter packed from
- * call to call (the weights stay the same tensors), which makes it faster than this module's packing
- * on every call (inference at 112 px, batch 16: 234 against 293 ms), so inference stays on XNNPACK.
+ * Whether a gradient tape records (training). In training every filter is a new tensor after each
+ * optimizer step, so it is packed on each call; outside training (evaluation, prediction, the
+ * validation pass) the packed panels are kept per filter tensor (XNNPACK, which tfjs used there, keeps
+ * its own packing the same way).
  */
 function recording(): boolean {
   return tf.engine().state.gradientDepth > 0;
@@ -128,7 +145,6 @@ function convInfo(x: Info, filter: Info, attrs: ConvAttrs): tf.backend_util.Conv
 
 export function fusedConv2D(args: KernelArgs): Info {
   const original = () => wasmKernel('FusedConv2D').kernelFunc(args as never) as Info;
-  if (!recording()) return original(); // inference: before any per-call work
   const backend = args.backend as unknown as BackendWasm;
   const { x, filter, bias, preluActivationWeights } = args.inputs as { x: Info; filter: Info; bias?: Info; preluActivationWeights?: Info };
   const attrs = args.attrs as unknown as ConvAttrs;
@@ -141,15 +157,14 @@ export function fusedConv2D(args: KernelArgs): Info {
     (!bias || sizeOf(bias.shape) === info.outChannels) &&
     simdConvCovers(info);
   if (!ok) return original();
-  return simdConv2d(backend, x, filter, bias ?? null, activation === 'relu', info);
+  return simdConv2d(backend, x, filter, bias ?? null, activation === 'relu', info, !recording());
 }
 
 export function conv2D(args: KernelArgs): Info {
   const original = () => wasmKernel('Conv2D').kernelFunc(args as never) as Info;
-  if (!recording()) return original(); // inference: before any per-call work
   const backend = args.backend as unknown as BackendWasm;
   const { x, filter } = args.inputs as { x: Info; filter: Info };
   const info = convInfo(x, filter, args.attrs as unknown as ConvAttrs);
   if (x.dtype !== 'float32' || !simdConvCovers(info)) return original();
-  return simdConv2d(backend, x, filter, null, false, info);
+  return simdConv2d(backend, x, filter, null, false, info, !recording());
 }
