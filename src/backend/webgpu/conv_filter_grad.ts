@@ -22,19 +22,18 @@ const LOADERS: GemmLoaders = {
   aAlongM: true,
   bAlongN: true,
   code: `
-  fn loadA(m : i32, k : i32) -> f32 {
-    let ci = m % uniforms.Ci;
-    let r = m / uniforms.Ci;
-    let kw = r % uniforms.KW;
-    let kh = r / uniforms.KW;
-    let ox = k % uniforms.OW;
-    let r2 = k / uniforms.OW;
-    let oy = r2 % uniforms.OH;
-    let b = r2 / uniforms.OH;
-    let iy = oy * uniforms.sh - uniforms.top + kh;
-    let ix = ox * uniforms.sw - uniforms.left + kw;
+  fn rowA(m : i32) -> vec4<i32> {
+    let c = divmod(m, uniforms.Ci);
+    let f = divmod(c.x, uniforms.KW);
+    return vec4<i32>(f.x - uniforms.top, f.y - uniforms.left, c.y, 0);
+  }
+  fn loadA(row : vec4<i32>, m : i32, k : i32) -> f32 {
+    let p = divmod(k, uniforms.OW);
+    let q = divmod(p.x, uniforms.OH);
+    let iy = q.y * uniforms.sh + row.x;
+    let ix = p.y * uniforms.sw + row.y;
     if (iy < 0 || iy >= uniforms.H || ix < 0 || ix >= uniforms.W) { return 0.0; }
-    return x[((b * uniforms.H + iy) * uniforms.W + ix) * uniforms.Ci + ci];
+    return x[((q.x * uniforms.H + iy) * uniforms.W + ix) * uniforms.Ci + row.z];
   }
   fn loadB(k : i32, n : i32) -> f32 {
     return dy[k * uniforms.N + n];

@@ -24,19 +24,18 @@ type KernelArgs = { inputs: tf.NamedTensorInfoMap; backend: tf.KernelBackend; at
 const UNIFORMS = 'Ci : i32, KW : i32, H : i32, W : i32, OH : i32, OW : i32, sh : i32, sw : i32, top : i32, left : i32, ';
 
 const LOAD = `
-  fn loadA(m : i32, k : i32) -> f32 {
-    let ci = k % uniforms.Ci;
-    let r = k / uniforms.Ci;
-    let kw = r % uniforms.KW;
-    let kh = r / uniforms.KW;
-    let ox = m % uniforms.OW;
-    let r2 = m / uniforms.OW;
-    let oy = r2 % uniforms.OH;
-    let b = r2 / uniforms.OH;
-    let iy = oy * uniforms.sh - uniforms.top + kh;
-    let ix = ox * uniforms.sw - uniforms.left + kw;
+  fn rowA(m : i32) -> vec4<i32> {
+    let p = divmod(m, uniforms.OW);
+    let q = divmod(p.x, uniforms.OH);
+    return vec4<i32>(q.x, q.y * uniforms.sh - uniforms.top, p.y * uniforms.sw - uniforms.left, 0);
+  }
+  fn loadA(row : vec4<i32>, m : i32, k : i32) -> f32 {
+    let c = divmod(k, uniforms.Ci);
+    let f = divmod(c.x, uniforms.KW);
+    let iy = row.y + f.x;
+    let ix = row.z + f.y;
     if (iy < 0 || iy >= uniforms.H || ix < 0 || ix >= uniforms.W) { return 0.0; }
-    return x[((b * uniforms.H + iy) * uniforms.W + ix) * uniforms.Ci + ci];
+    return x[((row.x * uniforms.H + iy) * uniforms.W + ix) * uniforms.Ci + c.y];
   }
   fn loadB(k : i32, n : i32) -> f32 {
     return w[k * uniforms.N + n];

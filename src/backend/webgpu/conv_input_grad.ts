@@ -24,27 +24,32 @@ const LOADERS: GemmLoaders = {
   aAlongM: false,
   bAlongN: false,
   code: `
-  fn loadA(m : i32, k : i32) -> f32 {
-    let co = k % uniforms.Co;
-    let r = k / uniforms.Co;
-    let kw = r % uniforms.KW;
-    let kh = r / uniforms.KW;
-    let ix = m % uniforms.W;
-    let r2 = m / uniforms.W;
-    let iy = r2 % uniforms.H;
-    let b = r2 / uniforms.H;
-    let ty = iy + uniforms.top - kh;
-    let tx = ix + uniforms.left - kw;
+  fn rowA(m : i32) -> vec4<i32> {
+    let p = divmod(m, uniforms.W);
+    let q = divmod(p.x, uniforms.H);
+    return vec4<i32>(q.x, q.y + uniforms.top, p.y + uniforms.left, 0);
+  }
+  fn loadA(row : vec4<i32>, m : i32, k : i32) -> f32 {
+    let c = divmod(k, uniforms.Co);
+    let f = divmod(c.x, uniforms.KW);
+    let ty = row.y - f.x;
+    let tx = row.z - f.y;
     if (ty < 0 || tx < 0) { return 0.0; }
-    let oy = ty / uniforms.sh;
-    let ox = tx / uniforms.sw;
-    if (oy * uniforms.sh != ty || ox * uniforms.sw != tx || oy >= uniforms.OH || ox >= uniforms.OW) { return 0.0; }
-    return dy[((b * uniforms.OH + oy) * uniforms.OW + ox) * uniforms.Co + co];
+    var oy = ty;
+    var ox = tx;
+    if (uniforms.sh != 1 || uniforms.sw != 1) {
+      let dy2 = divmod(ty, uniforms.sh);
+      let dx2 = divmod(tx, uniforms.sw);
+      if (dy2.y != 0 || dx2.y != 0) { return 0.0; }
+      oy = dy2.x;
+      ox = dx2.x;
+    }
+    if (oy >= uniforms.OH || ox >= uniforms.OW) { return 0.0; }
+    return dy[((row.x * uniforms.OH + oy) * uniforms.OW + ox) * uniforms.Co + c.y];
   }
   fn loadB(k : i32, n : i32) -> f32 {
-    let co = k % uniforms.Co;
-    let r = k / uniforms.Co;
-    return w[(r * uniforms.N + n) * uniforms.Co + co];
+    let c = divmod(k, uniforms.Co);
+    return w[(c.x * uniforms.N + n) * uniforms.Co + c.y];
   }`,
 };
 

@@ -26,7 +26,11 @@ export const TILE_N = 64;
 export const TILE_K = 16;
 
 export interface GemmLoaders {
-  /** WGSL: `fn loadA(m : i32, k : i32) -> f32` and `fn loadB(k : i32, n : i32) -> f32` (m < M, n < N, k < K already checked). */
+  /**
+   * WGSL: `fn rowA(m : i32) -> vec4<i32>` (what loadA needs of row m, computed once per row before the
+   * reduction), `fn loadA(row : vec4<i32>, m : i32, k : i32) -> f32` and `fn loadB(k : i32, n : i32) -> f32`
+   * (m < M, n < N, k < K already checked). `divmod(a, b)` is there for index arithmetic.
+   */
   code: string;
   /** Extra uniform fields the loaders read, WGSL struct syntax ('Ci : i32, KW : i32, '). */
   uniforms: string;
@@ -58,40 +62,72 @@ export function chunkLength(K: number, splits: number): number {
 
 /** Load order of a 16 x 64 operand slice: (row in the 64, k in the 16) of element e of 1024. */
 function slot(alongWide: boolean): string {
-  return alongWide ? 'let w = e % 64; let kk = e / 64;' : 'let kk = e % 16; let w = e / 16;';
+  return alongWide ? `let w = e % ${TILE_M}; let kk = e / ${TILE_M};` : `let kk = e % ${TILE_K}; let w = e / ${TILE_K};`;
 }
 
-export function gemmSource(l: GemmLoaders): string {
+/**
+ * (a / b, a % b) for 0 <= a < 2^24, 0 < b, through a float division and one correction step each way:
+ * exact (f32 holds such integers exactly and the rounded quotient is within one of the true one). A
+ * vector unit divides floats but not integers: on a CPU Vulkan (lavapipe), integer division by a
+ * uniform runs one lane at a time and dominated the tile loads.
+ */
+export const DIVMOD = `
+  fn divmod(a : i32, b : i32) -> vec2<i32> {
+    var q = i32(f32(a) / f32(b));
+    var r = a - q * b;
+    if (r < 0) { q = q - 1; r = r + b; }
+    if (r >= b) { q = q + 1; r = r - b; }
+    return vec2<i32>(q, r);
+  }`;
+
+/** Indices must stay below 2^24 for DIVMOD; larger operands run tfjs's kernel. */
+export const MAX_INDEX = 1 << 24;
+
+/** Outputs per invocation along each side (4: 16 x 16 invocations per tile; 8: 8 x 8). */
+export type GemmBlock = 4 | 8;
+
+export function gemmSource(l: GemmLoaders, block: GemmBlock): string {
   const batched = l.z === 'batch';
+  const side = TILE_M / block; // invocations per side
+  const threads = side * side;
+  const loads = (TILE_K * TILE_M) / threads; // elements of each operand slice per invocation
   return `
   var<workgroup> tileA : array<f32, ${TILE_K * TILE_M}>;
   var<workgroup> tileB : array<f32, ${TILE_K * TILE_N}>;
   var<private> batch : i32;
+  ${DIVMOD}
   ${l.code}
   ${l.epilogue ?? 'fn epilogue(v : f32, m : i32, n : i32) -> f32 { return v; }'}
   fn main() {
     let tx = i32(localId.x);
     let ty = i32(localId.y);
-    let tid = ty * 16 + tx;
+    let tid = ty * ${side} + tx;
     let n0 = i32(workgroupId.x) * ${TILE_N};
     let m0 = i32(workgroupId.y) * ${TILE_M};
     let split = i32(workgroupId.z);
     batch = ${batched ? 'split' : '0'};
     let kBegin = ${batched ? '0' : 'split * uniforms.kChunk'};
     let kEnd = min(uniforms.K, kBegin + uniforms.kChunk);
-    var acc : array<array<f32, 4>, 4>;
+    var acc : array<array<f32, ${block}>, ${block}>;
+    var rows : array<vec4<i32>, ${loads}>;
+    for (var i = 0; i < ${loads}; i = i + 1) {
+      let e = tid + i * ${threads};
+      ${slot(l.aAlongM)}
+      let m = m0 + w;
+      if (m < uniforms.M) { rows[i] = rowA(m); }
+    }
     // The trip count depends on uniforms only (barriers need uniform control flow); the last chunk's
     // steps past K load zeros.
     for (var t = 0; t < uniforms.kChunk; t = t + ${TILE_K}) {
       let k0 = kBegin + t;
-      for (var i = 0; i < 4; i = i + 1) {
-        let e = tid + i * 256;
+      for (var i = 0; i < ${loads}; i = i + 1) {
+        let e = tid + i * ${threads};
         {
           ${slot(l.aAlongM)}
           let m = m0 + w;
           let k = k0 + kk;
           var v = 0.0;
-          if (m < uniforms.M && k < kEnd) { v = loadA(m, k); }
+          if (m < uniforms.M && k < kEnd) { v = loadA(rows[i], m, k); }
           tileA[kk * ${TILE_M} + w] = v;
         }
         {
@@ -105,14 +141,14 @@ export function gemmSource(l: GemmLoaders): string {
       }
       workgroupBarrier();
       for (var kk = 0; kk < ${TILE_K}; kk = kk + 1) {
-        var a : array<f32, 4>;
-        var b : array<f32, 4>;
-        for (var i = 0; i < 4; i = i + 1) {
-          a[i] = tileA[kk * ${TILE_M} + ty + 16 * i];
-          b[i] = tileB[kk * ${TILE_N} + tx + 16 * i];
+        var a : array<f32, ${block}>;
+        var b : array<f32, ${block}>;
+        for (var i = 0; i < ${block}; i = i + 1) {
+          a[i] = tileA[kk * ${TILE_M} + ty + ${side} * i];
+          b[i] = tileB[kk * ${TILE_N} + tx + ${side} * i];
         }
-        for (var i = 0; i < 4; i = i + 1) {
-          for (var j = 0; j < 4; j = j + 1) {
+        for (var i = 0; i < ${block}; i = i + 1) {
+          for (var j = 0; j < ${block}; j = j + 1) {
             acc[i][j] = fma(a[i], b[j], acc[i][j]);
           }
         }
@@ -120,15 +156,23 @@ export function gemmSource(l: GemmLoaders): string {
       workgroupBarrier();
     }
     let base = split * uniforms.M * uniforms.N;
-    for (var i = 0; i < 4; i = i + 1) {
-      let m = m0 + ty + 16 * i;
+    for (var i = 0; i < ${block}; i = i + 1) {
+      let m = m0 + ty + ${side} * i;
       if (m >= uniforms.M) { continue; }
-      for (var j = 0; j < 4; j = j + 1) {
-        let n = n0 + tx + 16 * j;
+      for (var j = 0; j < ${block}; j = j + 1) {
+        let n = n0 + tx + ${side} * j;
         if (n < uniforms.N) { result[base + m * uniforms.N + n] = epilogue(acc[i][j], m, n); }
       }
     }
   }`;
+}
+
+/** The per-invocation block of the tiled product (8 x 8 outputs: fewer workgroup-memory reads per multiply-add). */
+export let gemmBlock: GemmBlock = 8;
+
+/** For measuring one block size against the other (scripts/bench-gpu-kernels.ts). */
+export function setGemmBlock(b: GemmBlock): void {
+  gemmBlock = b;
 }
 
 /**
@@ -136,15 +180,16 @@ export function gemmSource(l: GemmLoaders): string {
  * zCount * M * N values (the caller's own shape when it is one product).
  */
 export function gemmProgram(key: string, l: GemmLoaders, variableNames: string[], outputShape: number[], M: number, N: number, zCount: number): GpuProgram {
+  const block = gemmBlock;
   return {
-    shaderKey: `gn_gemm_${key}`,
+    shaderKey: `gn_gemm_${key}_b${gemmBlock}`,
     outputShape,
     variableNames,
     uniforms: `M : i32, N : i32, K : i32, kChunk : i32, ${l.uniforms}`,
-    workgroupSize: [16, 16, 1],
+    workgroupSize: [TILE_M / block, TILE_M / block, 1],
     dispatch: [ceilDiv(N, TILE_N), ceilDiv(M, TILE_M), zCount],
     dispatchLayout: { x: [0], y: [1] },
-    getUserCode: () => gemmSource(l),
+    getUserCode: () => gemmSource(l, block),
   };
 }
 

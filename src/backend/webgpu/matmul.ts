@@ -24,7 +24,8 @@ function loaders(transA: boolean, transB: boolean): GemmLoaders {
       bAlongN: !transB,
       z: 'batch',
       code: `
-  fn loadA(m : i32, k : i32) -> f32 {
+  fn rowA(m : i32) -> vec4<i32> { return vec4<i32>(0); }
+  fn loadA(row : vec4<i32>, m : i32, k : i32) -> f32 {
     return a[batch * uniforms.aStep + ${transA ? 'k * uniforms.M + m' : 'm * uniforms.K + k'}];
   }
   fn loadB(k : i32, n : i32) -> f32 {
