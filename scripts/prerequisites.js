@@ -9,8 +9,10 @@ const { PROJECT_VENV, venvPython } = require('./jupyter-env');
 
 const ALL = 'npm run test:all';
 
-function ok(cmd, args) {
-  const r = spawnSync(cmd, args, { stdio: 'ignore', timeout: 60000 });
+/** Whether `python` has all of `modules`, found without importing them (importing torch costs seconds). */
+function hasModules(python, modules) {
+  const code = `import importlib.util, sys; sys.exit(0 if all(importlib.util.find_spec(m) for m in ${JSON.stringify(modules)}) else 1)`;
+  const r = spawnSync(python, ['-c', code], { stdio: 'ignore', timeout: 60000 });
   return !r.error && r.status === 0;
 }
 
@@ -27,7 +29,7 @@ function debVersion(pkg) {
 /** Each check: [what is missing, the command that fixes it] when missing, null when present. */
 const CHECKS = [
   () =>
-    ok('/usr/bin/python3', ['-c', 'import torch, torchvision'])
+    hasModules('/usr/bin/python3', ['torch', 'torchvision'])
       ? null
       : ['PyTorch, the tests\' oracle (/usr/bin/python3 cannot import torch, torchvision)', `${ALL}  (or: sudo apt-get install python3-torch python3-torchvision)`],
   () =>
@@ -35,7 +37,7 @@ const CHECKS = [
       ? null
       : ['Chromium for the browser tests (/usr/bin/chromium, or set CHROMIUM_PATH)', `${ALL}  (or: sudo apt-get install chromium)`],
   () =>
-    ok(venvPython(PROJECT_VENV), ['-c', 'import jupyterlab, notebook, nbconvert, nbclient'])
+    hasModules(venvPython(PROJECT_VENV), ['jupyterlab', 'notebook', 'nbconvert', 'nbclient'])
       ? null
       : [`JupyterLab 4 + Notebook 7 in ${path.basename(PROJECT_VENV)}/ (the notebook tests)`, 'npm run setup:jupyter  (needs python3-venv: sudo apt-get install python3-venv)'],
   () =>

@@ -17,7 +17,9 @@ interface InstallResult {
 interface JupyterEnvModule {
   root: string;
   KERNEL_NAME: string;
-  findPython(modules?: string[]): string | null;
+  KERNEL_DISPLAY_NAME: string;
+  SETUP_HINT: string;
+  testPython(modules: string[]): string | null;
   installKernel(opts: { python?: string | null; env?: NodeJS.ProcessEnv }): InstallResult;
   isolatedJupyterEnv(): { base: string; env: NodeJS.ProcessEnv };
 }
@@ -26,8 +28,8 @@ interface JupyterEnvModule {
 export const jupyterEnv = require('../../scripts/jupyter-env.js') as JupyterEnvModule;
 export const ROOT = jupyterEnv.root;
 
-/** Debian/Ubuntu packages that give the tests what they need (see notebooks/README.md). */
-export const APT_HINT = 'apt-get install -y --no-install-recommends jupyter-notebook jupyter-nbconvert python3-nbclient python3-ipykernel';
+/** What installs the tests' Jupyter (JupyterLab 4, Notebook 7, nbconvert) into the project's .venv-jupyter/. */
+export const SETUP_HINT = jupyterEnv.SETUP_HINT;
 
 export interface PrivateJupyter {
   python: string;
@@ -37,10 +39,13 @@ export interface PrivateJupyter {
   cleanup(): void;
 }
 
-/** A private Jupyter with the project's kernel installed; throws with what to install if there is none. */
+/**
+ * A private Jupyter with the project's kernel installed, run by the project's .venv-jupyter/ (else the
+ * first Python with `modules`); throws with what to install if there is none.
+ */
 export function privateJupyter(modules: string[]): PrivateJupyter {
-  const python = jupyterEnv.findPython(modules);
-  if (!python) throw new Error(`no Python with ${modules.join(', ')} found: ${APT_HINT} (or set GOOGLENET_PYTHON)`);
+  const python = jupyterEnv.testPython(modules);
+  if (!python) throw new Error(`no Python with ${modules.join(', ')} found: run ${SETUP_HINT}`);
   const { base, env } = jupyterEnv.isolatedJupyterEnv();
   const install = jupyterEnv.installKernel({ python, env });
   return { python, env, base, install, cleanup: () => fs.rmSync(base, { recursive: true, force: true }) };

@@ -1,9 +1,11 @@
 /**
- * Every notebook (lessons and exercises) runs top to bottom on the project's kernel in quick mode
- * (GOOGLENET_QUICK=1), as a learner would run it: no error output, nothing on stderr, at least one chart
- * or picture, exercises left at TODO report "not done yet", and the result stays small (no plotly.js
- * inlined). Also: the notebooks are saved without outputs, and `npm run kernel:install` is idempotent.
- * Needs Jupyter (nbconvert + nbclient), not the internet.
+ * The notebooks as files: saved without outputs, for the project kernel; `npm run kernel:install` is
+ * idempotent. And nbconvert (the headless runner, e.g. for `jupyter nbconvert --execute`) runs a lesson
+ * and an exercise top to bottom on the project's kernel in quick mode (GOOGLENET_QUICK=1): no error
+ * output, nothing on stderr, at least one chart or picture, the exercise left at TODO reports "not done
+ * yet", and the result stays small (no plotly.js inlined). Every notebook is run, with the same checks
+ * and more, in JupyterLab by browser.test.ts.
+ * Needs the project's .venv-jupyter/ (npm run setup:jupyter), not the internet.
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -61,8 +63,11 @@ test('kernel:install is idempotent and serves plotly.js to Notebook and Lab', ()
   );
 });
 
-for (const nb of notebooks) {
-  test(`${nb} runs top to bottom in quick mode`, async (t) => {
+/** browser.test.ts runs every notebook in JupyterLab; nbconvert runs the first lesson and the first exercise. */
+const NBCONVERT = [notebooks.find((n) => !n.includes('exercises'))!, notebooks.find((n) => n.includes('exercises'))!];
+
+for (const nb of NBCONVERT) {
+  test(`${nb} runs top to bottom in quick mode under nbconvert`, async (t) => {
     const run = await executeNotebook(jupyter, nb, outDir, { GOOGLENET_QUICK: '1' });
     t.diagnostic(`${nb}: ${run.seconds.toFixed(1)} s`);
     const tail = run.stderr.split('\n').filter((l) => l.trim()).slice(-25).join('\n');
