@@ -1,5 +1,6 @@
 /** The training recipe of the course notes' train.py, as a typed config with the reason for each default. */
 import type { Variant } from '../model/specs';
+import type { InitScheme } from '../model/nn/init';
 import { AUX_LOSS_WEIGHT } from './loss';
 
 export interface TrainConfig {
@@ -23,6 +24,8 @@ export interface TrainConfig {
   earlyStopPatience: number | null;
   /** Train only the classifier heads (transfer learning with frozen features). */
   freezeFeatures: boolean;
+  /** Initial weights (the notes call no init: PyTorch's defaults); recorded, used when a run starts. */
+  init?: InitScheme;
 }
 
 export const DEFAULT_TRAIN_CONFIG: TrainConfig = {

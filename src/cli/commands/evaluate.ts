@@ -51,7 +51,12 @@ export function register(program: Command): void {
     const perClass = Object.fromEntries(meta.classNames.map((c, i) => [c, r.perClass[i]]));
     const out = { accuracy: r.accuracy, count: r.count, loss: r.loss, classNames: meta.classNames, confusion: r.confusion, perClass, skipped: loader.skipped };
     if (opts.json) return printJson(out);
-    const lines = [`accuracy ${(r.accuracy * 100).toFixed(2)}% on ${r.count} images (${opts.data})${loader.skipped ? `, ${loader.skipped} unreadable skipped` : ''}`, ''];
+    const chance = Math.log(meta.classNames.length); // the loss of a model that gives every class the same probability
+    const lines = [
+      `accuracy ${(r.accuracy * 100).toFixed(2)}% on ${r.count} images (${opts.data})${loader.skipped ? `, ${loader.skipped} unreadable skipped` : ''}`,
+      `mean cross-entropy ${r.loss.toFixed(3)} (uniform guessing: ${chance.toFixed(3)})`,
+      '',
+    ];
     lines.push(...confusionTable(meta.classNames, r.confusion, r.perClass));
     process.stdout.write(lines.join('\n') + '\n');
   });

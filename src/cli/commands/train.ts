@@ -9,6 +9,7 @@ import { Command, Option } from 'commander';
 import { CheckpointError, checkCompatible } from '../../checkpoint/checkpoint';
 import { createGoogLeNet, GoogLeNet } from '../../model/googlenet';
 import { isVariant, VARIANT_NAMES, VARIANTS, Variant } from '../../model/specs';
+import { INIT_SCHEMES, InitScheme } from '../../model/nn/init';
 import { summarize } from '../../model/summary';
 import { PthError, readStateDict } from '../../torch/pth';
 import { loadTorchStateDict } from '../../torch/load_state_dict';
@@ -37,6 +38,7 @@ interface Opts extends BackendOpts {
   earlyStop?: number;
   pretrained?: string;
   freezeFeatures?: boolean;
+  init?: InitScheme;
   json?: boolean;
 }
 
@@ -79,6 +81,11 @@ export function register(program: Command): void {
     .option('--aux-weight <w>', 'weight of each aux loss (the notes: 0.3)', parseNumber('--aux-weight', { min: 0 }), d.auxWeight)
     .option('--variant <name>', `model variant: ${VARIANT_NAMES.join('|')}`, d.variant)
     .option('--seed <n>', 'random seed (weights, shuffling, augmentation, dropout)', parseNumber('--seed', { integer: true, min: 0 }), d.seed)
+    .addOption(
+      new Option('--init <scheme>', "initial weights: the variant's own (course: PyTorch's defaults, as the notes), or kaiming (He, for ReLU nets: learns from the first epoch)").choices([
+        ...INIT_SCHEMES,
+      ]),
+    )
     .option('--resume', 'continue RUN from its last saved epoch')
     .option('--no-aux', 'train without the auxiliary classifiers')
     .addOption(new Option('--lr-schedule <s>', 'learning-rate schedule').choices(['constant', 'cosine']).default(d.lrSchedule))
@@ -120,6 +127,7 @@ export function register(program: Command): void {
       lrSchedule: opts.lrSchedule,
       earlyStopPatience: opts.earlyStop ?? null,
       freezeFeatures: !!opts.freezeFeatures,
+      init: opts.init ?? VARIANTS[variant].init,
     };
     let model: GoogLeNet;
     let startEpoch = 0;
@@ -147,7 +155,7 @@ export function register(program: Command): void {
         log(`resuming ${opts.out} at epoch ${startEpoch + 1}/${opts.epochs}${from} (best val accuracy so far ${best ?? '-'})`);
       }
     } else {
-      model = createGoogLeNet({ variant, numClasses: data.classNames.length, auxLogits: opts.aux, seed: opts.seed, transformInput: pretrainedTransform });
+      model = createGoogLeNet({ variant, numClasses: data.classNames.length, auxLogits: opts.aux, seed: opts.seed, transformInput: pretrainedTransform, init: opts.init });
       try {
         summarize(model, opts.imageSize); // refuses sizes too small for the network, with the reason
       } catch (e) {
