@@ -25,18 +25,18 @@ const cli = path.join(root, 'bin', 'googlenet');
 const data = path.join('data_set', 'flower_data');
 
 function usage(msg) {
-  process.stderr.write(`npm start: ${msg}\nusage: npm start [-- --seed N] [--epochs N]\n`);
+  process.stderr.write(`npm start: ${msg}\nusage: npm start [-- [--seed N] [--epochs N] [--out DIR]]\n`);
   process.exit(2);
 }
-const opts = { seed: '0', epochs: process.env.GOOGLENET_START_EPOCHS || '20' };
+const opts = { seed: '0', epochs: process.env.GOOGLENET_START_EPOCHS || '20', out: '' };
 const argv = process.argv.slice(2);
 for (let i = 0; i < argv.length; i++) {
   const key = argv[i].replace(/^--/, '');
   if (!(key in opts) || argv[i + 1] === undefined) usage(`unknown or incomplete option '${argv[i]}'`);
-  if (!/^\d+$/.test(argv[i + 1])) usage(`--${key} takes a whole number, got '${argv[i + 1]}'`);
+  if (key !== 'out' && !/^\d+$/.test(argv[i + 1])) usage(`--${key} takes a whole number, got '${argv[i + 1]}'`);
   opts[key] = argv[++i];
 }
-const run = path.join('runs', `start-seed${opts.seed}-${new Date().toISOString().replace(/[:.]/g, '-')}`);
+const run = opts.out || path.join('runs', `start-seed${opts.seed}-${new Date().toISOString().replace(/[:.]/g, '-')}`);
 
 function step(title, args) {
   process.stderr.write(`\n== ${title}\n$ bin/googlenet ${args.join(' ')}\n`);
