@@ -77,6 +77,13 @@ const OPNAMES: Record<number, string> = {
   0x62: 'BUILD', 0x81: 'NEWOBJ', 0x51: 'BINPERSID', 0x95: 'FRAME', 0x30: 'POP', 0x31: 'POP_MARK', 0x32: 'DUP',
 };
 
+/**
+ * Most values and MARKs the stack may hold at once. torch.save's pickles stay under a few thousand
+ * (SETITEMS batches of 1000 pairs); a damaged or hostile pickle nesting a million values deep would
+ * otherwise cost seconds of garbage collection for nothing.
+ */
+export const MAX_STACK = 100_000;
+
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 const latin1 = new TextDecoder('latin1');
 
@@ -215,6 +222,7 @@ class Unpickler {
       const code = this.bytes[this.take(1, 'the next opcode')];
       this.op = OPNAMES[code] ?? `0x${code.toString(16).padStart(2, '0')}`;
       const s = this.stack;
+      if (s.length + this.marks.length > MAX_STACK) this.fail(`more than ${MAX_STACK} values and MARKs on the stack: not a state dict`);
       switch (code) {
         case 0x80: { // PROTO
           const p = this.u8();

@@ -3,7 +3,8 @@
  *
  * Two formats:
  * - zip (torch >= 1.6): `<name>/data.pkl` is the pickle, each storage is the entry `<name>/data/<key>`
- *   (stored uncompressed by torch; deflated entries are read too), optional `<name>/byteorder`.
+ *   (stored uncompressed by torch; deflated entries are read too), optional `<name>/byteorder`; every
+ *   entry's CRC-32 is checked (zip.ts).
  * - legacy (`_use_new_zipfile_serialization=False`, and torchvision's `googlenet-1378be20.pth`): pickles
  *   of the magic number 0x1950a86a20f9469cfc6c, the protocol version 1001, the system info and the
  *   object (storages as persistent ids), then the pickled list of storage keys, then per key an int64
@@ -15,8 +16,8 @@
  * (a transposed tensor, a slice) are materialised in row-major order. A dict that is not a plain state
  * dict but holds one under `state_dict`, `model_state_dict` or `model` (a training checkpoint) gives that.
  */
-import { unzipSync } from 'fflate';
 import { GlobalHandler, PthError, PyDict, PyGlobal, PyOpaque, PyTuple, PyValue, describe, unpickle } from './pickle';
+import { readZipArchive } from './zip';
 
 export { PthError } from './pickle';
 
@@ -156,9 +157,19 @@ function storageLoader(): { load: (pid: PyValue) => PyValue; roots: Map<string, 
 }
 
 const MAX_ELEMENTS = 2 ** 30;
+/**
+ * Elements a file may expand to beyond its own size: overlapping views (an expanded tensor, stride 0)
+ * and views sharing one storage give more elements than the file holds bytes. Over the whole file the
+ * output stays under (file bytes + this) elements, so a small damaged file cannot ask for gigabytes.
+ */
 const OVERLAP_ELEMENTS = 2 ** 24;
 
-function materialise(name: string, t: TensorRef, data: Uint8Array): TorchTensor {
+/** Elements still allowed for the rest of the file's tensors (see OVERLAP_ELEMENTS). */
+interface Budget {
+  elements: number;
+}
+
+function materialise(name: string, t: TensorRef, data: Uint8Array, budget: Budget): TorchTensor {
   const { shape, stride } = t;
   const { info, key } = t.storage;
   let numel = 1;
@@ -168,6 +179,10 @@ function materialise(name: string, t: TensorRef, data: Uint8Array): TorchTensor 
   if (numel > Math.max(available, OVERLAP_ELEMENTS)) {
     throw new PthError(`tensor '${name}' has ${numel} elements [${shape}] from a storage of ${available}: too large to load`);
   }
+  if (numel > budget.elements) {
+    throw new PthError(`tensor '${name}' has ${numel} elements [${shape}], more than the file's size allows (${budget.elements} left): damaged file`);
+  }
+  budget.elements -= numel;
   const out = new Float32Array(numel);
   const base = t.storage.offset + t.offset;
   if (numel === 0) return { shape: [...shape], dtype: info.dtype, data: out };
@@ -222,43 +237,17 @@ function isPrefixOf(bytes: Uint8Array, header: number[]): boolean {
   return bytes.length > 0 && bytes.length < header.length && [...bytes].every((b, i) => b === header[i]);
 }
 
-/** Check the end-of-central-directory record before handing the archive to fflate. */
-function checkZipEnd(bytes: Uint8Array): void {
-  const v = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  for (let e = bytes.length - 22; e >= 0 && bytes.length - e <= 65557; e--) {
-    if (v.getUint32(e, true) !== 0x06054b50) continue;
-    const entries = v.getUint16(e + 10, true);
-    if (entries === 0xffff) return; // zip64: fflate reads the zip64 record
-    if (entries * 46 > bytes.length) damaged(`the zip directory claims ${entries} entries`);
-    return;
-  }
-  throw new PthError(`truncated (file ends at byte ${bytes.length} while reading the zip archive: its central directory is missing)`);
-}
-
 function readZip(bytes: Uint8Array): Loaded {
-  checkZipEnd(bytes);
-  let files: Record<string, Uint8Array>;
-  try {
-    files = unzipSync(bytes, {
-      filter: (f) => {
-        if (f.compression !== 0 && f.compression !== 8) damaged(`zip entry '${f.name}' uses compression method ${f.compression}`);
-        if (f.size > bytes.length || f.originalSize > f.size * 1100 + 1024) damaged(`zip entry '${f.name}' has impossible sizes`);
-        return true;
-      },
-    });
-  } catch (e) {
-    if (e instanceof PthError) throw e;
-    throw new PthError(`damaged zip archive (${(e as Error).message}): not a readable PyTorch file`);
-  }
-  const pkl = Object.keys(files).find((n) => /^[^/]+\/data\.pkl$/.test(n));
+  const files = readZipArchive(bytes);
+  const pkl = [...files.keys()].find((n) => /^[^/]+\/data\.pkl$/.test(n));
   if (!pkl) throw new PthError('not a PyTorch file: a zip archive without <name>/data.pkl');
   const prefix = pkl.slice(0, -'data.pkl'.length);
-  const order = files[`${prefix}byteorder`];
+  const order = files.get(`${prefix}byteorder`);
   if (order && new TextDecoder().decode(order) !== 'little') throw new PthError('big-endian PyTorch files are not supported');
   const { load } = storageLoader();
-  const { value } = unpickle(files[pkl], 0, { globals: GLOBALS, persistentLoad: load, source: 'data.pkl' });
+  const { value } = unpickle(files.get(pkl)!, 0, { globals: GLOBALS, persistentLoad: load, source: 'data.pkl' });
   const data = (s: StorageRef): Uint8Array => {
-    const d = files[`${prefix}data/${s.key}`];
+    const d = files.get(`${prefix}data/${s.key}`);
     if (!d) damaged(`storage '${s.key}' is missing from the archive (${prefix}data/${s.key})`);
     return d;
   };
@@ -346,10 +335,11 @@ export function readStateDict(bytes: Uint8Array): Map<string, TorchTensor> {
   const { root, data } = open(bytes);
   const sd = findStateDict(root);
   const out = new Map<string, TorchTensor>();
+  const budget: Budget = { elements: bytes.length + OVERLAP_ELEMENTS };
   for (const [k, v] of sd.map) {
     if (typeof k !== 'string') throw new PthError(`a state dict key is ${describe(k)}, not a str`);
     const t = v as TensorRef;
-    out.set(k, materialise(k, t, data(t.storage)));
+    out.set(k, materialise(k, t, data(t.storage), budget));
   }
   return out;
 }
