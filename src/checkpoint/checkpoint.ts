@@ -1,7 +1,7 @@
 /**
  * Checkpoints on disk, in TensorFlow.js's weights format:
  *
- *   RUN/model.json          topology + metadata + weightsManifest  <- the commit point (atomic rename)
+ *   RUN/model.json          topology + metadata + weightsManifest (with each file's sha256)  <- the commit point (atomic rename)
  *   RUN/weights-<tag>.bin   float32 weights, named as PyTorch's state_dict
  *   RUN/metadata.json       the same metadata, for people and tools
  *   RUN/class_indices.json  {"0": "daisy", ...} as in the notes
@@ -13,9 +13,11 @@ import * as fs from 'fs';
 import * as path from 'path';
 import * as tf from '../tf';
 import { createGoogLeNet, GoogLeNet } from '../model/googlenet';
-import { isVariant } from '../model/specs';
 import { removeStaleTemps, writeFileAtomic } from '../util/fs_atomic';
 import { CheckpointMetadata, classIndices } from './metadata';
+import { CheckpointError, checkManifest, checkMetadata, checkShard, ManifestGroup, otherCheckpoint, sha256 } from './verify';
+
+export { CheckpointError } from './verify';
 
 /** A tensor with its name, as tf.io.encodeWeights takes them. */
 export interface NamedTensor {
@@ -23,16 +25,14 @@ export interface NamedTensor {
   tensor: tf.Tensor;
 }
 
-export class CheckpointError extends Error {}
-
 interface ModelJson {
   format: 'googlenet-ts';
   formatVersion: 1;
   modelTopology: { class: 'GoogLeNet'; variant: string; numClasses: number; auxLogits: boolean; transformInput: boolean };
   metadata: CheckpointMetadata;
-  weightsManifest: { paths: string[]; weights: tf.io.WeightsManifestEntry[] }[];
+  weightsManifest: ManifestGroup[];
   /** Extra tensors stored beside the weights (optimizer state for --resume). */
-  extra?: { paths: string[]; weights: tf.io.WeightsManifestEntry[] }[];
+  extra?: ManifestGroup[];
   training?: Record<string, unknown>;
 }
 
@@ -45,9 +45,11 @@ export interface SaveOptions {
   training?: Record<string, unknown>;
 }
 
-async function encode(tensors: NamedTensor[]): Promise<{ data: Uint8Array; specs: tf.io.WeightsManifestEntry[] }> {
+/** The tensors as one float32 file and its manifest group (with the file's sha256). */
+async function encode(tensors: NamedTensor[], file: string): Promise<{ data: Uint8Array; group: ManifestGroup }> {
   const { data, specs } = await tf.io.encodeWeights(tensors);
-  return { data: new Uint8Array(data), specs };
+  const bytes = new Uint8Array(data);
+  return { data: bytes, group: { paths: [file], weights: specs as ManifestGroup['weights'], sha256: [sha256(bytes)] } };
 }
 
 export async function saveCheckpoint(dir: string, model: GoogLeNet, metadata: CheckpointMetadata, opts: SaveOptions = {}): Promise<void> {
@@ -55,7 +57,7 @@ export async function saveCheckpoint(dir: string, model: GoogLeNet, metadata: Ch
   removeStaleTemps(dir);
   const tag = opts.tag ?? Date.now().toString(36);
   const weightsFile = `weights-${tag}.bin`;
-  const weights = await encode([...model.stateDict()].map(([name, tensor]) => ({ name, tensor })));
+  const weights = await encode([...model.stateDict()].map(([name, tensor]) => ({ name, tensor })), weightsFile);
   writeFileAtomic(path.join(dir, weightsFile), weights.data);
   const json: ModelJson = {
     format: 'googlenet-ts',
@@ -68,13 +70,13 @@ export async function saveCheckpoint(dir: string, model: GoogLeNet, metadata: Ch
       transformInput: metadata.transformInput,
     },
     metadata,
-    weightsManifest: [{ paths: [weightsFile], weights: weights.specs }],
+    weightsManifest: [weights.group],
   };
   if (opts.extraTensors?.length) {
     const extraFile = `extra-${tag}.bin`;
-    const extra = await encode(opts.extraTensors);
+    const extra = await encode(opts.extraTensors, extraFile);
     writeFileAtomic(path.join(dir, extraFile), extra.data);
-    json.extra = [{ paths: [extraFile], weights: extra.specs }];
+    json.extra = [extra.group];
   }
   if (opts.training) json.training = opts.training;
   writeFileAtomic(path.join(dir, 'model.json'), JSON.stringify(json));
@@ -106,24 +108,34 @@ function readModelJson(dir: string): ModelJson {
   } catch (e) {
     throw new CheckpointError(`${file} is not valid JSON: ${(e as Error).message}`);
   }
-  if (json.format !== 'googlenet-ts' || !json.metadata || !json.weightsManifest) {
+  if (typeof json !== 'object' || json === null || json.format !== 'googlenet-ts' || !json.metadata || !json.weightsManifest) {
     throw new CheckpointError(`${file} is not a googlenet-ts checkpoint`);
+  }
+  checkMetadata(json.metadata, file);
+  checkManifest(json.weightsManifest, file, 'weights manifest');
+  if (json.extra !== undefined) checkManifest(json.extra, file, 'optimizer-state manifest');
+  if (json.training !== undefined && (typeof json.training !== 'object' || json.training === null)) {
+    throw new CheckpointError(`${file} is damaged: its training state is ${JSON.stringify(json.training)}`);
   }
   return json;
 }
 
-function readWeights(dir: string, manifest: ModelJson['weightsManifest']): tf.NamedTensorMap {
+function readWeights(dir: string, manifest: ManifestGroup[]): tf.NamedTensorMap {
   const out: tf.NamedTensorMap = {};
   for (const group of manifest) {
-    const buffers = group.paths.map((p) => {
+    const buffers = group.paths.map((p, i) => {
       const f = path.join(dir, p);
-      if (!fs.existsSync(f)) throw new CheckpointError(`checkpoint ${dir} is incomplete: ${p} is missing`);
+      if (!fs.existsSync(f)) throw new CheckpointError(`checkpoint ${dir} is incomplete: ${p} is missing${otherCheckpoint(dir)}`);
       const b = fs.readFileSync(f);
+      checkShard(dir, p, b, group.sha256?.[i]);
       return b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength) as ArrayBuffer;
     });
     const total = buffers.reduce((s, b) => s + b.byteLength, 0);
     const expected = group.weights.reduce((s, w) => s + w.shape.reduce((a, b) => a * b, 1) * 4, 0);
-    if (total !== expected) throw new CheckpointError(`checkpoint ${dir} is damaged: weight files hold ${total} bytes, manifest expects ${expected}`);
+    if (total !== expected) {
+      const files = group.paths.map((p) => path.join(dir, p)).join(', ');
+      throw new CheckpointError(`checkpoint ${dir} is damaged: ${files} hold${group.paths.length === 1 ? 's' : ''} ${total} bytes, model.json's manifest expects ${expected}${otherCheckpoint(dir)}`);
+    }
     Object.assign(out, tf.io.decodeWeights(tf.io.concatenateArrayBuffers(buffers), group.weights));
   }
   return out;
@@ -164,10 +176,15 @@ export interface LoadOptions {
 export async function loadCheckpoint(dir: string, opts: LoadOptions = {}): Promise<LoadedCheckpoint> {
   const json = readModelJson(dir);
   const meta = json.metadata;
-  if (!isVariant(meta.variant)) throw new CheckpointError(`checkpoint ${dir} has unknown variant '${meta.variant}'`);
   const auxLogits = opts.auxLogits ?? meta.auxLogits;
   if (auxLogits && !meta.auxLogits) throw new CheckpointError(`checkpoint ${dir} was saved without aux heads; it cannot be trained with them`);
   const weights = readWeights(dir, json.weightsManifest);
+  // The classifier's size comes from the weights actually on disk, so a damaged numClasses cannot build a huge model.
+  const fcBias = weights['fc.bias'];
+  if (!fcBias || fcBias.shape.join(',') !== String(meta.numClasses)) {
+    tf.dispose(Object.values(weights));
+    throw new CheckpointError(`checkpoint ${dir}: its metadata says ${meta.numClasses} classes, its weights ${fcBias ? `have ${fcBias.shape[0]}` : 'lack fc.bias'}`);
+  }
   const model = createGoogLeNet({ variant: meta.variant, numClasses: meta.numClasses, auxLogits, transformInput: meta.transformInput });
   try {
     const state = model.stateDict();
@@ -185,7 +202,13 @@ export async function loadCheckpoint(dir: string, opts: LoadOptions = {}): Promi
   } finally {
     tf.dispose(Object.values(weights));
   }
-  const extraTensors = opts.withExtra && json.extra ? readWeights(dir, json.extra) : {};
+  let extraTensors: tf.NamedTensorMap = {};
+  try {
+    if (opts.withExtra && json.extra) extraTensors = readWeights(dir, json.extra);
+  } catch (e) {
+    model.dispose();
+    throw e;
+  }
   return { model, metadata: meta, extraTensors, training: json.training ?? {} };
 }
 
