@@ -4,6 +4,7 @@
  * strict: what they cannot read (RLE-compressed BMP, PAM) throws and the file is skipped with a warning.
  * The output is RGB bytes, handed to libvips as raw pixels for the rest of the pipeline.
  */
+import { ImageError, MAX_IMAGE_PIXELS } from './image_error';
 import { RgbImage } from './transforms';
 
 /** 'bmp', 'pnm', or undefined for anything else (left to libvips). */
@@ -17,29 +18,35 @@ export function decodeBitmap(buf: Uint8Array): RgbImage {
   const kind = sniffBitmap(buf);
   if (kind === 'bmp') return decodeBmp(buf);
   if (kind === 'pnm') return decodePnm(buf);
-  throw new Error('not a BMP or Netpbm file');
+  throw new ImageError('not a BMP or Netpbm file');
 }
 
 function check(ok: boolean, what: string): void {
-  if (!ok) throw new Error(`bad BMP/PNM file: ${what}`);
+  if (!ok) throw new ImageError(`bad BMP/PNM file: ${what}`);
 }
 
 /** Windows BMP: 1/4/8-bit palette, 16/24/32-bit, uncompressed or with bit fields; bottom-up or top-down. Alpha dropped. */
 export function decodeBmp(buf: Uint8Array): RgbImage {
   const dv = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
+  check(buf.length >= 26, 'truncated header');
   const pixelOffset = dv.getUint32(10, true);
   const headerSize = dv.getUint32(14, true);
   const core = headerSize === 12;
+  check(core || (headerSize >= 40 && buf.length >= 14 + 40), `header of ${headerSize} bytes in a file of ${buf.length}`);
   const width = core ? dv.getUint16(18, true) : dv.getInt32(18, true);
   const rawHeight = core ? dv.getInt16(20, true) : dv.getInt32(22, true);
   const bpp = core ? dv.getUint16(24, true) : dv.getUint16(28, true);
   const compression = core ? 0 : dv.getUint32(30, true);
   const height = Math.abs(rawHeight);
-  check(width > 0 && height > 0 && width * height <= 1 << 28, `size ${width}x${height}`);
+  check(width > 0 && height > 0 && width * height <= MAX_IMAGE_PIXELS, `size ${width}x${height}`);
   check(compression === 0 || compression === 3 || compression === 6, `compression ${compression} (RLE is not supported: convert to PNG)`);
+  check([1, 4, 8, 16, 24, 32].includes(bpp), `${bpp} bits per pixel`);
   const topDown = rawHeight < 0;
   let masks: [number, number, number] | undefined;
-  if (compression === 3 || compression === 6) masks = [dv.getUint32(54, true), dv.getUint32(58, true), dv.getUint32(62, true)];
+  if (compression === 3 || compression === 6) {
+    check(buf.length >= 66, 'truncated bit fields');
+    masks = [dv.getUint32(54, true), dv.getUint32(58, true), dv.getUint32(62, true)];
+  }
   else if (bpp === 16) masks = [0x7c00, 0x03e0, 0x001f];
   else if (bpp === 32) masks = [0xff0000, 0xff00, 0xff];
   let palette: Uint8Array | undefined;
@@ -110,9 +117,12 @@ export function decodePnm(buf: Uint8Array): RgbImage {
   const width = token();
   const height = token();
   const maxval = type === 1 || type === 4 ? 1 : token();
-  check(width > 0 && height > 0 && width * height <= 1 << 28 && maxval > 0 && maxval < 65536, 'header values');
+  check(width > 0 && height > 0 && width * height <= MAX_IMAGE_PIXELS && maxval > 0 && maxval < 65536, 'header values');
   const channels = type === 3 || type === 6 ? 3 : 1;
   const n = width * height * channels;
+  // Before allocating: every value takes at least one byte in the plain formats, its bytes in the raw ones.
+  const needed = type <= 3 ? n : type === 4 ? Math.ceil(width / 8) * height : n * (maxval > 255 ? 2 : 1);
+  check(buf.length - p >= needed, 'truncated');
   const values = new Uint16Array(n);
   if (type <= 3) {
     for (let i = 0; i < n; i++) {

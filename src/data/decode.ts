@@ -14,12 +14,14 @@
  *   1/2, 1/4 or 1/8 and libvips resizes the rest (sharp's rule that keeps a 2x final reduce).
  * - BMP and Netpbm (.bmp/.ppm/.pgm, in torchvision's IMG_EXTENSIONS) through bitmap_formats.ts, which
  *   this libvips build cannot read.
- * Corrupt, truncated, empty or non-image input rejects with an Error naming the cause.
+ * Corrupt, truncated, empty, non-image or too large (image_error.ts) input rejects with an ImageError
+ * of one line naming the cause.
  */
 import { promises as fsp } from 'fs';
 import sharp, { Sharp, SharpOptions } from 'sharp';
 import { Rng } from '../util/rng';
 import { decodeBitmap, sniffBitmap } from './bitmap_formats';
+import { asImageError, ImageError, MAX_IMAGE_PIXELS } from './image_error';
 import { readJpegHeader } from './jpeg_header';
 import { flipHorizontal, resampleHeight, resampleWidth } from './resample';
 import { identityPlan, ImagePlan, isResized, RgbImage, Transform } from './transforms';
@@ -41,7 +43,7 @@ export interface ImageInfo {
 }
 
 /** libvips's own errors count (a truncated JPEG fails); libjpeg's warnings (extra bytes) do not, as in PIL. */
-const OPEN_OPTIONS: SharpOptions = { failOn: 'error', ignoreIcc: true };
+const OPEN_OPTIONS: SharpOptions = { failOn: 'error', ignoreIcc: true, limitInputPixels: MAX_IMAGE_PIXELS };
 
 // libvips's operation cache can never hit here (every decode is a new buffer, usually with a new crop),
 // and looking up and filling it cost about 0.1-0.2 ms of CPU per photo (measured on the flower photos)
@@ -53,14 +55,18 @@ const SHRINK_ON_LOAD_MIN_FACTOR = 4;
 
 async function bytesOf(source: ImageSource): Promise<Buffer> {
   const buf = typeof source === 'string' ? await fsp.readFile(source) : source;
-  if (buf.length === 0) throw new Error('empty file');
+  if (buf.length === 0) throw new ImageError('empty file');
   return buf;
 }
 
 /** Header facts needed to plan: the oriented size, the format, alpha (BMP and Netpbm are decoded to know). */
 export async function imageInfo(source: ImageSource): Promise<ImageInfo> {
   const buf = await bytesOf(source);
-  return (await probe(buf)).info;
+  try {
+    return (await probe(buf)).info;
+  } catch (e) {
+    throw asImageError(e);
+  }
 }
 
 /** What the file is; BMP and Netpbm, which libvips here cannot read, come decoded already. */
@@ -77,7 +83,7 @@ async function infoOf(buf: Buffer): Promise<ImageInfo> {
   const jpeg = readJpegHeader(buf);
   if (jpeg) return oriented(jpeg.width, jpeg.height, { format: 'jpeg', orientation: jpeg.orientation, hasAlpha: false, channels: jpeg.components });
   const m = await sharp(buf, OPEN_OPTIONS).metadata();
-  if (!m.width || !m.height || !m.format) throw new Error('not an image');
+  if (!m.width || !m.height || !m.format) throw new ImageError('not an image');
   return oriented(m.width, m.height, { format: m.format, orientation: m.orientation ?? 1, hasAlpha: !!m.hasAlpha, channels: m.channels ?? 3 });
 }
 
@@ -121,10 +127,14 @@ export async function loadImage(source: ImageSource, opts: LoadOptions = {}): Pr
 /** As loadImage, with the JS steps left to the caller (see PendingImage). */
 export async function loadPending(source: ImageSource, opts: LoadOptions = {}): Promise<{ pending: PendingImage; plan: ImagePlan }> {
   const buf = await bytesOf(source);
-  const { info, decoded } = await probe(buf);
-  const start = identityPlan(info.width, info.height);
-  const plan = opts.transform ? opts.transform(start, opts.rng ?? new Rng(0)) : start;
-  return { pending: await render(buf, info, plan, decoded), plan };
+  try {
+    const { info, decoded } = await probe(buf);
+    const start = identityPlan(info.width, info.height);
+    const plan = opts.transform ? opts.transform(start, opts.rng ?? new Rng(0)) : start;
+    return { pending: await render(buf, info, plan, decoded), plan };
+  } catch (e) {
+    throw asImageError(e);
+  }
 }
 
 /** Run the JS steps of a PendingImage: the final RGB bytes. */
@@ -174,9 +184,9 @@ export async function render(buf: Buffer, info: ImageInfo, plan: ImagePlan, deco
   if (plan.flip && !grows) pipeline = pipeline.flop();
   if (!plainRgb) pipeline = pipeline.removeAlpha().toColourspace('srgb');
   const { data, info: out } = await pipeline.raw({ depth: 'uchar' }).toBuffer({ resolveWithObject: true });
-  if (out.channels !== 3) throw new Error(`decoded to ${out.channels} channels, expected RGB`);
+  if (out.channels !== 3) throw new ImageError(`decoded to ${out.channels} channels, expected RGB`);
   if (out.width !== vipsWidth || out.height !== vipsHeight) {
-    throw new Error(`decoded ${out.width}x${out.height}, planned ${vipsWidth}x${vipsHeight}${isResized(plan) ? '' : ' (no resize)'}`);
+    throw new ImageError(`decoded ${out.width}x${out.height}, planned ${vipsWidth}x${vipsHeight}${isResized(plan) ? '' : ' (no resize)'}`);
   }
   return { pixels: { data, width: out.width, height: out.height }, width, height, flip: plan.flip && grows };
 }
