@@ -17,6 +17,7 @@ import { DEFAULT_TRAIN_CONFIG, TrainConfig } from '../../train/config';
 import { openTrainingData } from '../../train/data';
 import { loadResumeState, trainModel } from '../../train/trainer';
 import type { NamedTensor } from '../../checkpoint/checkpoint';
+import type { BatchSource } from '../../train/batches';
 import { addBackendOption, BackendOpts, startBackend } from '../backend_option';
 import { UserError } from '../errors';
 import { log, parseNumber, printJson } from '../io';
@@ -66,6 +67,26 @@ function loadPretrained(model: GoogLeNet, file: string): string {
   const missingFeatures = r.missing.filter((n) => !/^aux[12]\./.test(n));
   if (missingFeatures.length) throw new UserError(`--pretrained ${file} lacks ${missingFeatures.length} feature weights, e.g. ${missingFeatures[0]}`);
   return `loaded ${r.loaded.length} tensors from ${file}; new heads: fc${model.aux1 ? ', aux1.fc2, aux2.fc2' : ''}${r.missing.length ? ` (${r.missing.length} aux tensors absent from the file, trained from scratch)` : ''}`;
+}
+
+/** The training batches, counting the images each epoch trained on (bad photos are skipped, not counted). */
+function countImages(src: BatchSource): { source: BatchSource; lastEpoch: () => number } {
+  let last = 0;
+  const source: BatchSource = {
+    get size() {
+      return src.size;
+    },
+    batchesPerEpoch: () => src.batchesPerEpoch(),
+    async *epoch(e: number) {
+      let n = 0;
+      for await (const b of src.epoch(e)) {
+        n += b.x.shape[0];
+        yield b;
+      }
+      last = n;
+    },
+  };
+  return { source, lastEpoch: () => last };
 }
 
 export function register(program: Command): void {
@@ -182,10 +203,11 @@ export function register(program: Command): void {
       log(`training ${variant} GoogLeNet on ${data.train.size} images (${data.classNames.join(', ')}), validating on ${data.val.size}, ${opts.imageSize} px, batch ${opts.batchSize}, ${choice.name}`);
     }
     let result;
+    const trained = countImages(data.train);
     try {
       result = await trainModel({
         model,
-        train: data.train,
+        train: trained.source,
         val: data.val,
         config,
         classNames: data.classNames,
@@ -206,13 +228,14 @@ export function register(program: Command): void {
       epochsCompleted: result.epochsCompleted,
       bestValAccuracy: result.bestValAccuracy,
       stoppedBy: result.stoppedBy,
+      trainedImages: trained.lastEpoch(),
       skippedImages: data.skipped(),
       history: result.history,
     };
     if (opts.json) printJson(summary);
     else {
       if (result.stoppedBy === 'interrupt') log(`interrupted: state saved in ${path.join(opts.out, 'last')}; continue with --resume`);
-      if (summary.skippedImages) log(`${summary.skippedImages} unreadable image(s) were skipped`);
+      log(`trained on ${summary.trainedImages} of ${data.train.size} training images in the last epoch${summary.skippedImages ? `; ${summary.skippedImages} unreadable image(s) were skipped, each named above` : ''}`);
       log(`best val accuracy ${result.bestValAccuracy?.toFixed(3) ?? '-'}; checkpoint: ${opts.out} (predict with: bin/googlenet predict --checkpoint ${opts.out} IMAGE)`);
     }
     if (result.stoppedBy === 'interrupt') process.exitCode = 130;
