@@ -1,19 +1,21 @@
 #!/usr/bin/env bash
-# GoogLeNet training throughput on this machine's NVIDIA GPU, for each GPU path that works here:
-# tensorflow-gpu (@tensorflow/tfjs-node-gpu, CUDA 11.2), webgpu (Dawn on the hardware Vulkan adapter) and
-# PyTorch CUDA (test/reference/course_googlenet.py). Course variant, aux heads on, Adam, 224 px, batch 32
-# and 64, warm-up steps then timed steps. Prints ONE JSON line per measurement on stdout, e.g.
-#   {"backend":"webgpu","device":"NVIDIA H100 80GB HBM3","imageSize":224,"batchSize":32,"trainImagesPerSec":123.4,"steps":10,...}
-# and a line with "error" for each measurement that cannot run (not installed, no GPU, out of memory,
-# timed out). Runs offline from a copy of the repository with its node_modules; stays within --budget
-# seconds (default 390) in all, --run-timeout seconds (default 150) per measurement. Exit status 0 unless
-# the options are wrong.
+# GoogLeNet on this machine's GPU, every figure of a GPU run in one go (scripts/bench-gpu.ts says what
+# each one is): the WebGPU adapter and driver; the step profile (time per kernel of a training step);
+# train and eval img/s at 224 px, batch 32 and 64, on webgpu with the project's kernels and with tfjs's
+# stock ones, on tensorflow-gpu where it loads, and on PyTorch CUDA where it is installed (fp32, and AMP as
+# a reference), course model, same settings; GPU memory of a step and whether batch 64 at 224 px fits in
+# 16 GB; the data loader's img/s on all cores. ONE JSON line per figure on stdout, each with "figure":
+#   {"figure":"train","backend":"webgpu","kernels":"project","device":"NVIDIA H200","imageSize":224,"batchSize":32,"trainImagesPerSec":...}
+# and a line with "error" for each figure that cannot be measured (not installed, no GPU, out of memory,
+# timed out). Runs offline from a copy of the repository with its node_modules, within --budget seconds
+# (default 450) in all and --run-timeout seconds (default 120) per measurement. Exit status 0 unless the
+# options are wrong. Write the lines to a file with: scripts/bench-gpu.sh > "$OUT/bench-gpu.jsonl"
 #
-#   scripts/bench-gpu.sh                                   # every GPU path, 224 px, batch 32 and 64
-#   scripts/bench-gpu.sh --backend webgpu --image-size 64 --batch-size 2 --steps 2 --warmup 1
-#                                                          # a named backend may use a software adapter
-# Options: --backend all|tensorflow-gpu,webgpu,torch-cuda  --image-size N  --batch-size N[,N...]
-#          --steps N  --warmup N  --budget S  --run-timeout S  --python PY  --verbose (workers' stderr)
+#   scripts/bench-gpu.sh                 # a GPU machine: 224 px, batch 32 and 64, every backend
+#   scripts/bench-gpu.sh --small         # here on lavapipe: 32 px, batch 1, 1 step, PyTorch on cpu
+#   scripts/bench-gpu.sh --kernels       # also each project kernel beside tfjs's (bench-gpu-kernels.ts)
+# Options: --backend all|webgpu,tensorflow-gpu,torch-cuda  --image-size N  --batch-size N[,N...]
+#          --steps N  --warmup N  --budget S  --run-timeout S  --python PY  --small  --kernels  --verbose
 set -u
 cd "$(dirname "$0")/.." || exit 2
 if [ ! -d node_modules/tsx ] || [ ! -d node_modules/@tensorflow/tfjs-core ]; then

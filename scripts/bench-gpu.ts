@@ -1,77 +1,93 @@
 /**
- * GoogLeNet training throughput on this machine's GPUs; scripts/bench-gpu.sh runs it (usage there).
+ * GoogLeNet on this machine's GPU, every figure of a GPU run in one go; scripts/bench-gpu.sh runs it
+ * (usage there). One JSON line per figure on stdout, each with a "figure" key naming it:
  *
- * The orchestrator runs one worker process per (backend, batch size), each under a time limit and all
- * within an overall budget, and prints one JSON line per measurement on stdout:
- *   {"backend":"webgpu","device":"NVIDIA H100 80GB HBM3","imageSize":224,"batchSize":32,"trainImagesPerSec":...,"steps":10,...}
- * or, for what cannot run, the same keys with "error" instead of the numbers. Workers' stderr (libtensorflow
- * and Dawn logs) is kept and used to say why a worker failed; --verbose forwards it.
+ *   adapter       the WebGPU adapter and driver (name, vendor, architecture, driver description, Dawn's
+ *                 backend, software or not, timestamp queries, buffer limits)
+ *   stepProfile   time per kernel of one training step on webgpu with the project's kernels: the top
+ *                 kernels, their calls, milliseconds and share (GPU timestamp queries where the adapter
+ *                 has them)
+ *   train         training and evaluation img/s, per backend, batch size and kernel set: webgpu with the
+ *                 project's kernels ("kernels":"project") and with tfjs's ("stock"); tensorflow-gpu
+ *                 (tfjs-node-gpu, where it loads); PyTorch on CUDA ("backend":"torch-cuda", fp32, and
+ *                 "precision":"amp" as a reference)
+ *   memory        peak live bytes and buffer-pool bytes of a webgpu training step at batch 1 and 2, the
+ *                 bytes per image and fixed bytes that follow, and from them batch 64 at 224 px against 16 GB
+ *   loader        the data loader's img/s (the training transform over data_set/flower_data) on all cores
+ *   kernels       (--kernels) each project kernel beside tfjs's on GoogLeNet's layer shapes (bench-gpu-kernels.ts)
  *
- * Backends: tensorflow-gpu (@tensorflow/tfjs-node-gpu, where it loads with a GPU), webgpu (Dawn on the
- * high-performance adapter; with the default `--backend all` only a hardware one, a software adapter only
- * when asked for by name), torch-cuda (scripts/bench-gpu-torch.py, where `import torch` works and
- * torch.cuda.is_available()).
+ * A figure that cannot be measured is a line with "error" (not installed, no GPU, out of memory, timed
+ * out). The orchestrator runs one worker process per measurement, each under --run-timeout, all within
+ * --budget seconds, and exits 0 unless the options are wrong.
  *
- * The measurement is what the trainer does: course variant, aux heads on, loss = CE(main) + 0.3 (CE(aux1)
- * + CE(aux2)), Adam 3e-4 through optimizer.minimize, random input, `--warmup` untimed steps (shader
- * compilation, cuDNN autotuning), then `--steps` timed steps reading the loss back after each.
+ * The training measurement is what the trainer does: course variant, aux heads on, loss = CE(main) +
+ * 0.3 (CE(aux1) + CE(aux2)), Adam 3e-4 (the project's FusedAdam), random input, `--warmup` untimed steps
+ * (shader compilation, cuDNN autotuning), then `--steps` timed steps reading the loss back after each;
+ * then `--steps` evaluation passes reading the logits back.
  */
 import { execFile, spawnSync } from 'child_process';
+import * as os from 'os';
 import * as path from 'path';
 import * as tf from '../src/tf';
 import { BackendName } from '../src/backend/names';
 import { diagnoseNativeError } from '../src/backend/native';
 import { initBackend, probeBackend, releaseBackends } from '../src/backend/select';
-import { webGpuDeviceInfo } from '../src/backend/webgpu';
-import { createGoogLeNet } from '../src/model/googlenet';
-import { googlenetLoss } from '../src/train/loss';
+import { probeWebGpuIsolated, webGpuDeviceInfo } from '../src/backend/webgpu';
+import { benchLoader } from '../src/data/bench_loader';
+import { benchModel, profileTrainingStep, stepMemory } from '../src/train/bench';
 
 const ROOT = path.resolve(__dirname, '..');
-const BENCH_BACKENDS = ['tensorflow-gpu', 'webgpu', 'torch-cuda'] as const;
+const BENCH_BACKENDS = ['webgpu', 'tensorflow-gpu', 'torch-cuda'] as const;
 type BenchBackend = (typeof BENCH_BACKENDS)[number];
 const CLASSES = 5;
-const LEARNING_RATE = 3e-4; // the notes' Adam learning rate
+const GB16 = 16 * 2 ** 30;
 
 interface Args {
   backends: BenchBackend[];
-  /** Backends named explicitly (not `all`): webgpu may then run on a software adapter. */
-  explicit: boolean;
-  /** Worker: a software adapter is acceptable (the orchestrator passes --software-ok when explicit). */
+  /** Backends named explicitly (not `all`), or --small: webgpu may then run on a software adapter. */
   softwareOk: boolean;
   imageSize: number;
   batchSizes: number[];
   steps: number;
   warmup: number;
-  /** Seconds for the whole run. */
   budget: number;
-  /** Seconds for one measurement. */
   runTimeout: number;
   python: string[];
+  /** Also time each project kernel against tfjs's. */
+  kernels: boolean;
+  /** Lavapipe-sized run: 32 px, batch 1, one warm-up and one timed step, PyTorch on cpu, longer limits. */
+  small: boolean;
   verbose: boolean;
-  worker: boolean;
+  /** Worker: which measurement this process makes. */
+  worker: '' | 'adapter' | 'profile' | 'train' | 'memory' | 'loader';
+  stock: boolean;
 }
 
-const USAGE = `usage: scripts/bench-gpu.sh [--backend all|tensorflow-gpu,webgpu,torch-cuda] [--image-size 224]
-       [--batch-size 32,64] [--steps 10] [--warmup 3] [--budget 390] [--run-timeout 150] [--python PY] [--verbose]`;
+const USAGE = `usage: scripts/bench-gpu.sh [--small] [--backend all|webgpu,tensorflow-gpu,torch-cuda] [--image-size 224]
+       [--batch-size 32,64] [--steps 10] [--warmup 3] [--kernels] [--budget 450] [--run-timeout 120] [--python PY] [--verbose]`;
 
 function parseArgs(argv: string[]): Args {
   const a: Args = {
     backends: [...BENCH_BACKENDS],
-    explicit: false,
     softwareOk: false,
     imageSize: 224,
     batchSizes: [32, 64],
     steps: 10,
     warmup: 3,
-    budget: 390,
-    runTimeout: 150,
+    budget: 450,
+    runTimeout: 120,
     python: ['python3', '/usr/bin/python3'],
+    kernels: false,
+    small: false,
     verbose: false,
-    worker: false,
+    worker: '',
+    stock: false,
   };
+  const set = new Set<string>();
   const ints = (k: string, s: string | undefined, min: number): number[] => {
     const xs = (s ?? '').split(',').map(Number);
     if (!s || xs.some((x) => !Number.isInteger(x) || x < min)) throw new Error(`${k} needs integers >= ${min}, got '${s ?? ''}'`);
+    set.add(k);
     return xs;
   };
   for (let i = 0; i < argv.length; i++) {
@@ -85,7 +101,7 @@ function parseArgs(argv: string[]): Args {
         const bad = names.filter((n) => !(BENCH_BACKENDS as readonly string[]).includes(n));
         if (bad.length || !s) throw new Error(`unknown backend '${bad.join(',') || s}': use all or ${BENCH_BACKENDS.join(',')}`);
         a.backends = names as BenchBackend[];
-        a.explicit = true;
+        a.softwareOk = true;
         break;
       }
       case '--image-size': a.imageSize = ints(k, v(), 32)[0]; break;
@@ -95,9 +111,12 @@ function parseArgs(argv: string[]): Args {
       case '--budget': a.budget = ints(k, v(), 10)[0]; break;
       case '--run-timeout': a.runTimeout = ints(k, v(), 10)[0]; break;
       case '--python': a.python = [v() ?? 'python3']; break;
+      case '--kernels': a.kernels = true; break;
+      case '--small': a.small = true; break;
       case '--verbose': a.verbose = true; break;
-      case '--worker': a.worker = true; break;
+      case '--worker': a.worker = (v() ?? '') as Args['worker']; break;
       case '--software-ok': a.softwareOk = true; break;
+      case '--stock': a.stock = true; break;
       case '-h':
       case '--help':
         process.stdout.write(`${USAGE}\n`);
@@ -107,11 +126,21 @@ function parseArgs(argv: string[]): Args {
         throw new Error(`unknown option ${k}\n${USAGE}`);
     }
   }
+  if (a.small) {
+    // A CPU-emulated adapter shared with other work: a step of the smallest model takes tens of seconds.
+    a.softwareOk = true;
+    if (!set.has('--image-size')) a.imageSize = 32;
+    if (!set.has('--batch-size')) a.batchSizes = [1];
+    if (!set.has('--steps')) a.steps = 1;
+    if (!set.has('--warmup')) a.warmup = 1;
+    if (!set.has('--budget')) a.budget = 1800;
+    if (!set.has('--run-timeout')) a.runTimeout = 420;
+  }
   return a;
 }
 
 type Line = Record<string, unknown>;
-const KEY_ORDER = ['backend', 'device', 'imageSize', 'batchSize', 'trainImagesPerSec', 'steps'];
+const KEY_ORDER = ['figure', 'backend', 'kernels', 'precision', 'device', 'imageSize', 'batchSize', 'trainImagesPerSec', 'evalImagesPerSec', 'steps'];
 
 function emit(line: Line): void {
   const out: Line = {};
@@ -121,80 +150,127 @@ function emit(line: Line): void {
 }
 
 // ---------------------------------------------------------------------------------------------------
-// Worker: one measurement in this process.
+// Workers: one measurement in this process.
 
 /** conv1's output, the largest tensor of a GoogLeNet step: N x ceil(S/2) x ceil(S/2) x 64 floats. */
 function largestBufferBytes(batch: number, size: number): number {
   return batch * Math.ceil(size / 2) ** 2 * 64 * 4;
 }
 
-async function worker(a: Args): Promise<void> {
-  const backend = a.backends[0] as 'tensorflow-gpu' | 'webgpu';
-  const batch = a.batchSizes[0];
-  const base: Line = { backend, imageSize: a.imageSize, batchSize: batch };
+async function start(a: Args, backend: 'webgpu' | 'tensorflow-gpu', base: Line): Promise<{ device?: string; kernels: string; software?: boolean } | null> {
   if (backend === 'webgpu' && !a.softwareOk) {
     const r = await probeBackend('webgpu');
     if (r.available && r.software) {
-      return emit({ ...base, device: r.device, unavailable: true, error: `only a software Vulkan adapter here (${r.device}): no GPU to measure (ask for it with --backend webgpu)` });
+      emit({ ...base, device: r.device, unavailable: true, error: `only a software Vulkan adapter here (${r.device}): no GPU to measure (--small or --backend webgpu measure it anyway)` });
+      return null;
     }
   }
-  let device: string | undefined;
-  let software: boolean | undefined;
   try {
-    const choice = await initBackend(backend as BackendName);
-    device = choice.report.device;
-    software = choice.report.software;
+    const choice = await initBackend(backend as BackendName, { stockKernels: a.stock });
+    return { device: choice.report.device, kernels: choice.kernels, software: choice.report.software };
   } catch (e) {
-    return emit({ ...base, unavailable: true, error: (e as Error).message });
+    emit({ ...base, unavailable: true, error: (e as Error).message });
+    return null;
   }
+}
+
+async function adapterWorker(): Promise<void> {
+  const { report, adapter } = await probeWebGpuIsolated();
+  if (!adapter) return emit({ figure: 'adapter', backend: 'webgpu', error: report.reason });
+  await initBackend('webgpu');
+  const info = webGpuDeviceInfo();
+  emit({ figure: 'adapter', backend: 'webgpu', device: adapter.name, vendor: adapter.vendor, architecture: adapter.architecture, driver: adapter.description, dawnBackend: adapter.backend, software: adapter.software, timestampQuery: info?.timestampQuery ?? false, limits: info?.limits, cpus: os.availableParallelism() });
+  releaseBackends();
+}
+
+async function profileWorker(a: Args): Promise<void> {
+  const batch = a.batchSizes[0];
+  const base: Line = { figure: 'stepProfile', backend: 'webgpu', imageSize: a.imageSize, batchSize: batch };
+  const s = await start(a, 'webgpu', base);
+  if (!s) return;
+  const p = await profileTrainingStep({ variant: 'course', imageSize: a.imageSize, batchSize: batch, warmup: Math.max(1, a.warmup), limit: 12 });
+  const round = (e: { name: string; calls: number; ms: number; share: number }) => ({ name: e.name, calls: e.calls, ms: Number(e.ms.toFixed(2)), share: Number(e.share.toFixed(4)) });
+  emit({ ...base, kernels: s.kernels, device: s.device, timing: p.timing, stepMs: p.stepMs, kernelMs: p.kernelMs, kernelCalls: p.kernelCalls, byKernel: p.byKernel.slice(0, 15).map(round), top: p.top.map(round) });
+  releaseBackends();
+}
+
+async function trainWorker(a: Args): Promise<void> {
+  const backend = a.backends[0] as 'tensorflow-gpu' | 'webgpu';
+  const batch = a.batchSizes[0];
+  const base: Line = { figure: 'train', backend, kernels: backend === 'webgpu' ? (a.stock ? 'stock' : 'project') : 'stock', imageSize: a.imageSize, batchSize: batch };
+  const s = await start(a, backend, base);
+  if (!s) return;
   if (backend === 'webgpu') {
     const limit = webGpuDeviceInfo()?.limits.maxStorageBufferBindingSize ?? Infinity;
     const need = largestBufferBytes(batch, a.imageSize);
     if (need > limit) {
       releaseBackends();
-      return emit({ ...base, device, error: `batch ${batch} at ${a.imageSize} px needs a ${(need / 2 ** 20).toFixed(0)} MiB buffer; this adapter binds at most ${(limit / 2 ** 20).toFixed(0)} MiB` });
+      return emit({ ...base, device: s.device, error: `batch ${batch} at ${a.imageSize} px needs a ${(need / 2 ** 20).toFixed(0)} MiB buffer; this adapter binds at most ${(limit / 2 ** 20).toFixed(0)} MiB` });
     }
   }
-  const model = createGoogLeNet({ variant: 'course', numClasses: CLASSES, auxLogits: true, seed: 1 });
-  const vars = model.namedParameters().map(([, p]) => p);
-  const x = tf.randomNormal([batch, a.imageSize, a.imageSize, 3], 0, 1, 'float32', 7) as tf.Tensor4D;
-  const y = tf.tensor1d(Array.from({ length: batch }, (_, i) => i % CLASSES), 'int32');
-  const optimizer = tf.train.adam(LEARNING_RATE);
-  let seed = 1;
-  const step = async (): Promise<number> => {
-    const loss = optimizer.minimize(() => googlenetLoss(model.forward(x, { training: true, nextSeed: () => seed++ }), y).total, true, vars)!;
-    const value = (await loss.data())[0];
-    loss.dispose();
-    return value;
-  };
-  let firstStepSeconds: number | undefined;
-  let loss = NaN;
-  for (let i = 0; i < a.warmup; i++) {
-    const t = performance.now();
-    loss = await step();
-    if (i === 0) firstStepSeconds = (performance.now() - t) / 1000;
-  }
-  const t0 = performance.now();
-  for (let i = 0; i < a.steps; i++) loss = await step();
-  const seconds = (performance.now() - t0) / 1000;
+  // benchModel runs one untimed warm-up step itself; the rest of --warmup first.
+  const warm = Math.max(0, a.warmup - 1);
+  if (warm > 0) await benchModel({ variant: 'course', imageSize: a.imageSize, batchSize: batch, steps: warm, numClasses: CLASSES });
+  const r = await benchModel({ variant: 'course', imageSize: a.imageSize, batchSize: batch, steps: a.steps, numClasses: CLASSES, seed: 1 });
+  const m = tf.memory() as tf.MemoryInfo & { numBytesAllocatedInGPU?: number };
   emit({
     ...base,
-    device,
-    trainImagesPerSec: (batch * a.steps) / seconds,
+    kernels: s.kernels,
+    device: s.device,
+    trainImagesPerSec: r.trainImagesPerSec,
+    evalImagesPerSec: r.evalImagesPerSec,
     steps: a.steps,
     warmupSteps: a.warmup,
-    seconds,
-    firstStepSeconds,
-    loss,
-    ...(software ? { software: true } : {}),
+    stepSeconds: r.trainStepSeconds,
+    tensorsPerStep: r.tensorsPerStep,
+    ...(m.numBytesAllocatedInGPU !== undefined ? { gpuPoolBytes: m.numBytesAllocatedInGPU } : {}),
+    ...(s.software ? { software: true } : {}),
     variant: 'course',
     aux: true,
-    optimizer: `adam ${LEARNING_RATE}`,
+    optimizer: 'adam 3e-4',
   });
-  tf.dispose([x, y]);
-  optimizer.dispose();
-  model.dispose();
   releaseBackends();
+}
+
+async function memoryWorker(a: Args): Promise<void> {
+  const base: Line = { figure: 'memory', backend: 'webgpu', imageSize: a.imageSize };
+  const s = await start(a, 'webgpu', base);
+  if (!s) return;
+  const at = [1, 2];
+  const m = [];
+  for (const b of at) m.push(await stepMemory({ variant: 'course', imageSize: a.imageSize, batchSize: b, numClasses: CLASSES, warmup: 1 }));
+  // Activations grow with batch x pixels; parameters, Adam's moments and their gradients are fixed.
+  const perImage = m[1].poolBytes - m[0].poolBytes;
+  const fixed = m[0].poolBytes - perImage;
+  const scale = (224 / a.imageSize) ** 2; // pixels per image at 224 px over the measured size
+  const batch64 = fixed + 64 * perImage * scale;
+  emit({
+    ...base,
+    device: s.device,
+    kernels: s.kernels,
+    batchSizes: at,
+    peakLiveBytes: m.map((x) => x.peakBytes),
+    poolBytes: m.map((x) => x.poolBytes),
+    perImageBytes: perImage,
+    fixedBytes: fixed,
+    batch64At224Bytes: Math.round(batch64),
+    batch64At224GiB: Number((batch64 / 2 ** 30).toFixed(2)),
+    fits16GB: batch64 < GB16,
+    arithmetic: `fixed + 64 x (pool at batch 2 - pool at batch 1)${scale !== 1 ? ` x (224/${a.imageSize})^2` : ''}`,
+  });
+  releaseBackends();
+}
+
+async function loaderWorker(a: Args): Promise<void> {
+  const base: Line = { figure: 'loader', imageSize: a.imageSize, batchSize: a.batchSizes[0], cpus: os.availableParallelism() };
+  await initBackend('cpu'); // the batches are tensors; the loader's work is decoding and resizing
+  const data = path.join(ROOT, 'data_set', 'flower_data', 'train');
+  try {
+    const r = await benchLoader({ data, imageSize: a.imageSize, batchSize: a.batchSizes[0], limit: a.small ? 64 : 512 });
+    emit({ ...base, loaderImagesPerSec: r.imagesPerSec, images: r.images, seconds: r.seconds, cpuMsPerImage: r.cpuMsPerImage, data: path.relative(ROOT, data) });
+  } catch (e) {
+    emit({ ...base, error: (e as Error).message.split('\n')[0] });
+  }
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -225,7 +301,7 @@ function run(cmd: string, args: string[], timeoutS: number): Promise<RunResult> 
 }
 
 /** Why a worker produced no JSON line, from its stderr (libtensorflow's and Dawn's lines included). */
-function whyFailed(backend: BenchBackend, r: RunResult, timeoutS: number): string {
+function whyFailed(backend: string, r: RunResult, timeoutS: number): string {
   if (r.timedOut) return `did not finish within ${timeoutS} s (--run-timeout)`;
   if (backend === 'tensorflow-gpu' && /cannot open shared object file|cuInit|tfjs_binding/.test(r.stderr)) return diagnoseNativeError('tensorflow-gpu', r.stderr);
   const last = r.stderr
@@ -239,7 +315,7 @@ function whyFailed(backend: BenchBackend, r: RunResult, timeoutS: number): strin
 /** The first Python that imports torch, and whether it sees CUDA. */
 function findTorch(pythons: string[]): { python: string; cuda: boolean; version: string } | { error: string } {
   for (const py of pythons) {
-    const r = spawnSync(py, ['-c', 'import torch; print(torch.__version__, torch.cuda.is_available())'], { encoding: 'utf8', timeout: 60_000 });
+    const r = spawnSync(py, ['-c', 'import torch; print(torch.__version__, torch.cuda.is_available())'], { encoding: 'utf8', timeout: 180_000 });
     if (r.status !== 0) continue;
     const [version, cuda] = r.stdout.trim().split(/\s+/);
     return { python: py, cuda: cuda === 'True', version };
@@ -249,50 +325,75 @@ function findTorch(pythons: string[]): { python: string; cuda: boolean; version:
 
 async function orchestrate(a: Args): Promise<void> {
   const deadline = Date.now() + a.budget * 1000;
-  const torch = a.backends.includes('torch-cuda') ? findTorch(a.python) : null;
+  const common = (batch: number) => ['--image-size', String(a.imageSize), '--batch-size', String(batch), '--steps', String(a.steps), '--warmup', String(a.warmup), ...(a.softwareOk ? ['--software-ok'] : []), ...(a.small ? ['--small'] : [])];
+  /** Run one measurement unless the budget is spent; returns its line (also when it is an error). */
+  const measure = async (base: Line, cmd: string, args: string[]): Promise<Line> => {
+    const left = (deadline - Date.now()) / 1000 - 5;
+    if (left < 15) {
+      const line = { ...base, error: `skipped: the time budget (--budget ${a.budget} s) is spent` };
+      emit(line);
+      return line;
+    }
+    const timeoutS = Math.floor(Math.min(a.runTimeout, left));
+    const r = await run(cmd, args, timeoutS);
+    if (a.verbose && r.stderr) process.stderr.write(r.stderr);
+    const line = r.lines.pop() ?? { ...base, error: whyFailed(String(base.backend ?? ''), r, timeoutS) };
+    emit(line);
+    return line;
+  };
+  const node = (worker: string, extra: string[], batch: number) => [ '--import', 'tsx', __filename, '--worker', worker, ...extra, ...common(batch)];
+  const gpu = a.backends.includes('webgpu');
+  let webgpuDown: Line | null = null;
+  if (gpu) {
+    const line = await measure({ figure: 'adapter', backend: 'webgpu' }, process.execPath, node('adapter', [], a.batchSizes[0]));
+    if (line.error) webgpuDown = { error: line.error };
+    else if (line.software && !a.softwareOk) webgpuDown = { error: `only a software Vulkan adapter here (${String(line.device)}): no GPU to measure (--small or --backend webgpu measure it anyway)` };
+    const profileBase = { figure: 'stepProfile', backend: 'webgpu', imageSize: a.imageSize, batchSize: a.batchSizes[0] };
+    if (webgpuDown) emit({ ...profileBase, ...webgpuDown });
+    else await measure(profileBase, process.execPath, node('profile', [], a.batchSizes[0]));
+  }
   for (const backend of a.backends) {
-    let unavailable: Line | null = null;
+    if (backend === 'torch-cuda') continue;
     for (const batch of a.batchSizes) {
-      const base: Line = { backend, imageSize: a.imageSize, batchSize: batch };
-      if (unavailable) {
-        emit({ ...base, ...unavailable });
-        continue;
-      }
-      if (backend === 'torch-cuda' && torch) {
-        if ('error' in torch) {
-          unavailable = { error: torch.error };
-        } else if (!torch.cuda) {
-          unavailable = { error: `torch ${torch.version} (${torch.python}) sees no CUDA device: torch.cuda.is_available() is False` };
-        }
-        if (unavailable) {
-          emit({ ...base, ...unavailable });
+      for (const stock of backend === 'webgpu' ? [false, true] : [false]) {
+        const base = { figure: 'train', backend, kernels: backend === 'webgpu' && !stock ? 'project' : 'stock', imageSize: a.imageSize, batchSize: batch };
+        if (backend === 'webgpu' && webgpuDown) {
+          emit({ ...base, ...webgpuDown });
           continue;
         }
+        await measure(base, process.execPath, node('train', ['--backend', backend, ...(stock ? ['--stock'] : [])], batch));
       }
-      const left = (deadline - Date.now()) / 1000 - 5;
-      if (left < 20) {
-        emit({ ...base, error: `skipped: the time budget (--budget ${a.budget} s) is spent` });
-        continue;
+    }
+  }
+  if (gpu) {
+    const base = { figure: 'memory', backend: 'webgpu', imageSize: a.imageSize };
+    if (webgpuDown) emit({ ...base, ...webgpuDown });
+    else await measure(base, process.execPath, node('memory', [], a.batchSizes[0]));
+  }
+  await measure({ figure: 'loader', imageSize: a.imageSize, batchSize: a.batchSizes[0] }, process.execPath, node('loader', [], a.batchSizes[0]));
+  if (a.backends.includes('torch-cuda')) {
+    const torch = findTorch(a.python);
+    const device = a.small ? 'cpu' : 'cuda';
+    for (const batch of a.batchSizes) {
+      for (const amp of [false, true]) {
+        const base = { figure: 'train', backend: `torch-${device}`, precision: amp ? 'amp' : 'fp32', imageSize: a.imageSize, batchSize: batch };
+        if ('error' in torch) emit({ ...base, error: torch.error });
+        else if (device === 'cuda' && !torch.cuda) emit({ ...base, error: `torch ${torch.version} (${torch.python}) sees no CUDA device: torch.cuda.is_available() is False` });
+        else {
+          const args = [path.join(ROOT, 'scripts', 'bench-gpu-torch.py'), '--device', device, '--image-size', String(a.imageSize), '--batch-size', String(batch), '--steps', String(a.steps), '--warmup', String(a.warmup), ...(amp ? ['--amp'] : [])];
+          const line = await measure(base, torch.python, args);
+          void line;
+        }
       }
-      const timeoutS = Math.floor(Math.min(a.runTimeout, left));
-      const common = ['--image-size', String(a.imageSize), '--batch-size', String(batch), '--steps', String(a.steps), '--warmup', String(a.warmup)];
-      const r =
-        backend === 'torch-cuda'
-          ? await run((torch as { python: string }).python, [path.join(ROOT, 'scripts', 'bench-gpu-torch.py'), ...common], timeoutS)
-          : await run(process.execPath, ['--import', 'tsx', __filename, '--worker', '--backend', backend, ...(a.explicit ? ['--software-ok'] : []), ...common], timeoutS);
-      if (a.verbose && r.stderr) process.stderr.write(r.stderr);
-      const line = r.lines.pop();
-      if (!line) {
-        emit({ ...base, error: whyFailed(backend, r, timeoutS) });
-        continue;
-      }
-      if (line.unavailable) {
-        const { unavailable: _u, backend: _b, imageSize: _i, batchSize: _n, ...rest } = line;
-        unavailable = rest;
-        emit({ ...base, ...rest });
-        continue;
-      }
-      emit(line);
+    }
+  }
+  if (a.kernels && gpu && !webgpuDown) {
+    const left = Math.floor((deadline - Date.now()) / 1000 - 5);
+    if (left < 30) emit({ figure: 'kernels', error: `skipped: the time budget (--budget ${a.budget} s) is spent` });
+    else {
+      const r = await run(process.execPath, ['--import', 'tsx', path.join(ROOT, 'scripts', 'bench-gpu-kernels.ts'), '--batch-size', String(a.batchSizes[0]), '--image-size', String(a.imageSize), '--rounds', a.small ? '1' : '3'], Math.min(a.runTimeout * 2, left));
+      if (r.lines.length === 0) emit({ figure: 'kernels', error: whyFailed('webgpu', r, left) });
+      for (const l of r.lines) emit({ figure: 'kernels', ...l });
     }
   }
 }
@@ -307,9 +408,14 @@ async function main(): Promise<void> {
   }
   if (a.worker) {
     try {
-      await worker(a);
+      if (a.worker === 'adapter') await adapterWorker();
+      else if (a.worker === 'profile') await profileWorker(a);
+      else if (a.worker === 'train') await trainWorker(a);
+      else if (a.worker === 'memory') await memoryWorker(a);
+      else if (a.worker === 'loader') await loaderWorker(a);
+      else throw new Error(`unknown worker ${a.worker}`);
     } catch (e) {
-      emit({ backend: a.backends[0], imageSize: a.imageSize, batchSize: a.batchSizes[0], error: (e as Error).message.split('\n')[0] });
+      emit({ figure: a.worker, backend: a.backends[0], imageSize: a.imageSize, batchSize: a.batchSizes[0], error: (e as Error).message.split('\n')[0] });
     }
   } else {
     await orchestrate(a);

@@ -275,6 +275,8 @@ export interface WebGpuDeviceInfo {
   adapter: WebGpuAdapterSummary;
   /** The limits the device was created with (the raised ones). */
   limits: Record<(typeof RAISED_LIMITS)[number], number>;
+  /** The device has 'timestamp-query': kernels' GPU time can be measured (bench --profile). */
+  timestampQuery: boolean;
 }
 
 let started: { gpu: GpuLike; device: DeviceLike; info: WebGpuDeviceInfo; setNavigator: boolean } | null = null;
@@ -348,7 +350,7 @@ async function doStart(known?: WebGpuAdapterSummary | null): Promise<WebGpuDevic
   const summary = known ?? summariseAdapter({ ...adapter.info, maxStorageBufferBindingSize: adapter.limits.maxStorageBufferBindingSize, maxBufferSize: adapter.limits.maxBufferSize });
   const limits = {} as WebGpuDeviceInfo['limits'];
   for (const k of RAISED_LIMITS) limits[k] = device.limits[k];
-  const info: WebGpuDeviceInfo = { adapter: summary, limits };
+  const info: WebGpuDeviceInfo = { adapter: summary, limits, timestampQuery: requiredFeatures.length > 0 };
   started = { gpu, device, info, setNavigator };
   return info;
 }

@@ -187,6 +187,29 @@ export async function profileTrainingStep(args: Omit<BenchArgs, 'steps'> & { war
   }
 }
 
+export interface StepMemory {
+  /** The most bytes of live tensors during one training step (tf.profile's peakBytes). */
+  peakBytes: number;
+  /** The backend's buffer pool after the step, free buffers included (webgpu: numBytesAllocatedInGPU; else NaN). */
+  poolBytes: number;
+}
+
+/** Memory of one training step, after `warmup` steps (which fill the buffer pool). */
+export async function stepMemory(args: Omit<BenchArgs, 'steps'> & { warmup?: number }): Promise<StepMemory> {
+  const rig = benchRig({ ...args, steps: 1 });
+  try {
+    for (let i = 0; i < (args.warmup ?? 1); i++) await rig.step();
+    const info = await tf.profile(() => rig.stepSync());
+    const loss = info.result as tf.Scalar;
+    await loss.data();
+    loss.dispose();
+    const m = tf.memory() as tf.MemoryInfo & { numBytesAllocatedInGPU?: number };
+    return { peakBytes: info.peakBytes, poolBytes: m.numBytesAllocatedInGPU ?? NaN };
+  } finally {
+    rig.dispose();
+  }
+}
+
 /** The profile as a few lines of text: timing source, step and kernel totals, the slowest kernels. */
 export function formatProfile(p: StepProfile, title: string, lines = 12): string {
   const pct = (x: number) => `${(100 * x).toFixed(1)}%`.padStart(6);

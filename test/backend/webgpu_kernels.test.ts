@@ -19,6 +19,7 @@ import { WEBGPU_KERNELS } from '../../src/backend/webgpu/kernels';
 import { chooseSplits } from '../../src/backend/webgpu/gemm';
 import { createAdam } from '../../src/train/adam';
 import { ADAM_STEP } from '../../src/backend/wasm/adam';
+import { RELU_GRAD_BIAS_SUM } from '../../src/backend/webgpu/relu_grad';
 import { Rng } from '../../src/util/rng';
 
 type Pad = number | 'same' | 'valid';
@@ -169,6 +170,26 @@ test('BatchMatMul (transposes, batches, a shared operand): webgpu matches cpu wi
   }
 });
 
+test('ReluGradBiasSum on webgpu: g = dy where y > 0, db = its sum over n, h, w; as cpu within 1e-3 (odd rows, 70 channels)', async () => {
+  const rng = new Rng(9);
+  const shape = [3, 7, 5, 70];
+  const n = shape.reduce((p, q) => p * q, 1);
+  const dys = randoms(n, rng);
+  const ys = randoms(n, rng).map((v, i) => (i % 11 === 0 ? 0 : v)); // exact zeros: masked, as tfjs's step(0) = 0
+  const [g, db] = tf.engine().runKernel(RELU_GRAD_BIAS_SUM, { dy: tf.tensor(dys, shape), y: tf.tensor(ys, shape) }, {}) as unknown as tf.Tensor[];
+  const got = [(await g.data()) as Float32Array, (await db.data()) as Float32Array];
+  tf.dispose([g, db]);
+  await tf.setBackend('cpu');
+  const want = tf.tidy(() => {
+    const gg = tf.mul(tf.tensor(dys, shape), tf.step(tf.tensor(ys, shape)));
+    return [gg.dataSync() as Float32Array, tf.sum(gg, [0, 1, 2]).dataSync() as Float32Array];
+  });
+  await tf.setBackend('webgpu');
+  const differ = want[0].filter((v, i) => v !== got[0][i]).length; // === : cpu's dy * 0 is -0 where dy < 0
+  assert.equal(differ, 0, 'g is dy or 0, exactly');
+  assert.ok(relError(got[1], want[1]) < 1e-3, `db: relative error ${relError(got[1], want[1])}`);
+});
+
 /** Three Adam steps on two variables (sizes not multiples of the workgroup), gradients g_t = sin(t + i). */
 async function adamSteps(fused: boolean): Promise<Float32Array[]> {
   const rng = new Rng(4);
@@ -205,7 +226,7 @@ test('stockKernels: true restores tfjs\'s shipped webgpu kernels, and the defaul
   assert.equal(stock.kernels, 'stock');
   for (const [name, func] of ours) {
     const k = tf.getKernel(name, 'webgpu');
-    if (name === ADAM_STEP) assert.equal(k, undefined, 'no AdamStep: FusedAdam runs tfjs\'s Adam');
+    if (name === ADAM_STEP || name === RELU_GRAD_BIAS_SUM) assert.equal(k, undefined, `no ${name}: the library composes tfjs's kernels`);
     else assert.notEqual(k?.kernelFunc ?? func, func, `${name} is tfjs's`);
   }
   // tfjs's own kernels still give the same answer (the comparison the bench makes is like for like).
@@ -215,4 +236,45 @@ test('stockKernels: true restores tfjs\'s shipped webgpu kernels, and the defaul
   const project = await initBackend('webgpu');
   assert.equal(project.kernels, 'project');
   for (const [name, func] of ours) assert.equal(tf.getKernel(name, 'webgpu')?.kernelFunc, func, name);
+});
+
+test('GPU memory is flat over 100 training steps of a small conv net on the project kernels (tensors, bytes in use, pool)', async () => {
+  // conv 3x3 + bias + ReLU (FusedConv2D and its gradient: both conv gradients, the bias sum), a
+  // 1x1 conv, max pooling, a dense layer (BatchMatMul both ways), softmax cross-entropy, FusedAdam.
+  const rng = new Rng(21);
+  const w1 = tf.variable(tf.tensor4d(randoms(3 * 3 * 4 * 8, rng), [3, 3, 4, 8]).mul(0.3), true, 'mem_w1');
+  const b1 = tf.variable(tf.zeros([8]), true, 'mem_b1');
+  const w2 = tf.variable(tf.tensor4d(randoms(8 * 8, rng), [1, 1, 8, 8]).mul(0.3), true, 'mem_w2');
+  const b2 = tf.variable(tf.zeros([8]), true, 'mem_b2');
+  const wd = tf.variable(tf.tensor2d(randoms(4 * 4 * 8 * 3, rng), [4 * 4 * 8, 3]).mul(0.1), true, 'mem_wd');
+  const vars = [w1, b1, w2, b2, wd];
+  const x = tf.tensor4d(randoms(4 * 8 * 8 * 4, rng), [4, 8, 8, 4]);
+  const labels = tf.oneHot(tf.tensor1d([0, 1, 2, 1], 'int32'), 3);
+  const opt = createAdam(1e-3);
+  const conv = (inp: tf.Tensor4D, w: tf.Variable, b: tf.Variable, pad: number) =>
+    tf.engine().runKernel('FusedConv2D', { x: inp, filter: w, bias: b }, { strides: 1, pad, dataFormat: 'NHWC', dilations: 1, activation: 'relu' } as unknown as tf.NamedAttrMap) as tf.Tensor4D;
+  const { registerFusedConvGradient } = await import('../../src/model/nn/fused_conv_grad');
+  registerFusedConvGradient();
+  const mem = () => tf.memory() as tf.MemoryInfo & { numBytesInGPU: number; numBytesAllocatedInGPU: number };
+  const samples: { step: number; tensors: number; inUse: number; allocated: number }[] = [];
+  const losses: number[] = [];
+  for (let step = 1; step <= 100; step++) {
+    const loss = opt.minimize(() => {
+      const h = tf.maxPool(conv(conv(x, w1, b1, 1), w2, b2, 0), 2, 2, 'valid');
+      return tf.losses.softmaxCrossEntropy(labels, tf.matMul(h.reshape([4, -1]), wd)) as tf.Scalar;
+    }, true, vars)!;
+    losses.push((await loss.data())[0]);
+    loss.dispose();
+    if (step === 10 || step === 100) {
+      const m = mem();
+      samples.push({ step, tensors: m.numTensors, inUse: m.numBytesInGPU, allocated: m.numBytesAllocatedInGPU });
+    }
+  }
+  const [a, b] = samples;
+  assert.equal(b.tensors, a.tensors, `tensors ${a.tensors} after step 10, ${b.tensors} after 100`);
+  assert.equal(b.inUse, a.inUse, `bytes in use ${a.inUse} -> ${b.inUse}`);
+  assert.equal(b.allocated, a.allocated, `buffer pool ${a.allocated} -> ${b.allocated} bytes`);
+  assert.ok(losses[99] < losses[0], `the net learns: loss ${losses[0]} -> ${losses[99]}`);
+  opt.dispose();
+  tf.dispose([...vars, x, labels]);
 });

@@ -11,36 +11,17 @@
  */
 import * as tf from '../../tf';
 import type { AdamStepAttrs } from '../wasm/adam';
-import { ceilDiv, GpuProgram, WebGpuBackendLike } from './program';
-
-function elementwise(key: string, names: string[], uniforms: string, body: string, size: number, shape: number[]): GpuProgram {
-  return {
-    shaderKey: `gn_adam_${key}`,
-    outputShape: shape,
-    variableNames: names,
-    uniforms,
-    workgroupSize: [64, 1, 1],
-    dispatch: [ceilDiv(size, 64), 1, 1],
-    dispatchLayout: { x: shape.map((_, i) => i) },
-    size: true,
-    getUserCode: () => `
-  fn main(i : i32) {
-    if (i >= uniforms.size) { return; }
-    ${body}
-  }`,
-  };
-}
+import { elementwiseProgram, WebGpuBackendLike } from './program';
 
 export function adamStepWebGpu(args: { inputs: tf.NamedTensorInfoMap; backend: tf.KernelBackend; attrs?: tf.NamedAttrMap }): tf.TensorInfo[] {
   const { value, grad, m, v } = args.inputs as { value: tf.TensorInfo; grad: tf.TensorInfo; m: tf.TensorInfo; v: tf.TensorInfo };
   const backend = args.backend as unknown as WebGpuBackendLike;
   const a = args.attrs as unknown as AdamStepAttrs;
   const shape = value.shape.slice();
-  const size = shape.reduce((p, q) => p * q, 1);
   const f = (...xs: number[]) => xs.map((x) => ({ type: 'float32' as const, data: [x] }));
   const moment = (key: string, square: boolean, beta: number, t: tf.TensorInfo) =>
     backend.runWebGPUProgram(
-      elementwise(key, ['mom', 'g'], 'beta : f32, oneMinusBeta : f32, ', `let gi = g[i]; result[i] = uniforms.beta * mom[i] + uniforms.oneMinusBeta * ${square ? 'gi * gi' : 'gi'};`, size, shape),
+      elementwiseProgram(`adam_${key}`, ['mom', 'g'], 'beta : f32, oneMinusBeta : f32, ', `let gi = g[i]; result[i] = uniforms.beta * mom[i] + uniforms.oneMinusBeta * ${square ? 'gi * gi' : 'gi'};`, shape),
       [t, grad],
       'float32',
       f(beta, 1 - beta),
@@ -48,7 +29,7 @@ export function adamStepWebGpu(args: { inputs: tf.NamedTensorInfoMap; backend: t
   const newM = moment('m', false, a.beta1, m);
   const newV = moment('v', true, a.beta2, v);
   const newValue = backend.runWebGPUProgram(
-    elementwise('value', ['p', 'mm', 'vv'], 'stepSize : f32, rootC2 : f32, eps : f32, ', 'result[i] = p[i] - uniforms.stepSize * mm[i] / (sqrt(vv[i]) / uniforms.rootC2 + uniforms.eps);', size, shape),
+    elementwiseProgram('adam_value', ['p', 'mm', 'vv'], 'stepSize : f32, rootC2 : f32, eps : f32, ', 'result[i] = p[i] - uniforms.stepSize * mm[i] / (sqrt(vv[i]) / uniforms.rootC2 + uniforms.eps);', shape),
     [value, newM, newV],
     'float32',
     f(a.lr / a.correction1, Math.sqrt(a.correction2), a.epsilon),

@@ -7,11 +7,12 @@
  *
  * tiled and split along K (./gemm.ts). Neighbouring m are neighbouring input channels, contiguous in x;
  * neighbouring n are contiguous in dy. tfjs's shipped program runs one invocation per filter weight,
- * each looping over the whole of K.
+ * each looping over the whole of K. NCHW, and operands past the float divmod's 2^24, run tfjs's kernel.
  */
 import * as tf from '../../tf';
-import { chooseSplits, chunkLength, GemmLoaders, gemmProgram, sumSplitsProgram } from './gemm';
+import { chooseSplits, chunkLength, GemmLoaders, gemmProgram, MAX_INDEX, sumSplitsProgram } from './gemm';
 import { Conv2DAttrs, convInfo, ints, release, WebGpuBackendLike } from './program';
+import { runShipped } from './shipped';
 
 export interface FilterGradAttrs extends Conv2DAttrs {
   filterShape: [number, number, number, number];
@@ -45,11 +46,11 @@ export function conv2DBackpropFilterWebGpu(args: { inputs: tf.NamedTensorInfoMap
   const { x, dy } = args.inputs as { x: tf.TensorInfo; dy: tf.TensorInfo };
   const backend = args.backend as unknown as WebGpuBackendLike;
   const a = args.attrs as unknown as FilterGradAttrs;
-  if (a.dataFormat === 'NCHW') throw new Error('Conv2DBackpropFilter (project webgpu kernel): NHWC only');
-  const c = convInfo(x.shape, a.filterShape, a);
-  const M = c.filterHeight * c.filterWidth * c.inChannels;
+  const c = a.dataFormat === 'NCHW' ? null : convInfo(x.shape, a.filterShape, a);
+  const M = c ? c.filterHeight * c.filterWidth * c.inChannels : 0;
+  const K = c ? c.batchSize * c.outHeight * c.outWidth : 0;
+  if (!c || M >= MAX_INDEX || K >= MAX_INDEX) return runShipped('Conv2DBackpropFilter', args) as tf.TensorInfo;
   const N = c.outChannels;
-  const K = c.batchSize * c.outHeight * c.outWidth;
   const splits = chooseSplits(M, N, K);
   const kChunk = chunkLength(K, splits);
   const used = Math.ceil(K / kChunk); // chunks that are not empty

@@ -10,7 +10,7 @@
  * Other cases (NCHW, dilation, activations other than relu/linear, PReLU weights) run tfjs's kernel.
  */
 import * as tf from '../../tf';
-import { GemmLoaders, gemmProgram, TILE_K } from './gemm';
+import { GemmLoaders, gemmProgram, MAX_INDEX, TILE_K } from './gemm';
 import { Conv2DAttrs, convInfo, ints, WebGpuBackendLike } from './program';
 import { runShipped } from './shipped';
 
@@ -63,11 +63,13 @@ function dilationOne(d: number | [number, number] | undefined): boolean {
   return d === undefined || (typeof d === 'number' ? d === 1 : d[0] === 1 && d[1] === 1);
 }
 
-function run(backend: WebGpuBackendLike, x: tf.TensorInfo, filter: tf.TensorInfo, bias: tf.TensorInfo | undefined, a: ConvAttrs, relu: boolean): tf.TensorInfo {
+/** The output, or null where the indices outgrow the shader's float divmod (tfjs's kernel runs then). */
+function run(backend: WebGpuBackendLike, x: tf.TensorInfo, filter: tf.TensorInfo, bias: tf.TensorInfo | undefined, a: ConvAttrs, relu: boolean): tf.TensorInfo | null {
   const c = convInfo(x.shape, filter.shape, a);
   const M = c.batchSize * c.outHeight * c.outWidth;
   const N = c.outChannels;
   const K = c.filterHeight * c.filterWidth * c.inChannels;
+  if (M >= MAX_INDEX || K >= MAX_INDEX) return null;
   const kChunk = Math.ceil(K / TILE_K) * TILE_K;
   const uniforms = ints(M, N, K, kChunk, c.inChannels, c.filterWidth, c.inHeight, c.inWidth, c.outHeight, c.outWidth, c.strideHeight, c.strideWidth, c.padInfo.top, c.padInfo.left);
   const key = `conv${bias ? '_bias' : ''}${relu ? '_relu' : ''}`;
@@ -80,7 +82,7 @@ export function conv2DWebGpu(args: KernelArgs): tf.TensorInfo {
   const { x, filter } = args.inputs as { x: tf.TensorInfo; filter: tf.TensorInfo };
   const a = args.attrs as unknown as ConvAttrs;
   if (a.dataFormat === 'NCHW' || !dilationOne(a.dilations)) return runShipped('Conv2D', args) as tf.TensorInfo;
-  return run(args.backend as unknown as WebGpuBackendLike, x, filter, undefined, a, false);
+  return run(args.backend as unknown as WebGpuBackendLike, x, filter, undefined, a, false) ?? (runShipped('Conv2D', args) as tf.TensorInfo);
 }
 
 export function fusedConv2DWebGpu(args: KernelArgs): tf.TensorInfo {
@@ -89,5 +91,5 @@ export function fusedConv2DWebGpu(args: KernelArgs): tf.TensorInfo {
   const activation = a.activation ?? 'linear';
   const ok = a.dataFormat !== 'NCHW' && dilationOne(a.dilations) && !preluActivationWeights && (activation === 'relu' || activation === 'linear') && (!bias || bias.shape.length <= 1);
   if (!ok) return runShipped('FusedConv2D', args) as tf.TensorInfo;
-  return run(args.backend as unknown as WebGpuBackendLike, x, filter, bias, a, activation === 'relu');
+  return run(args.backend as unknown as WebGpuBackendLike, x, filter, bias, a, activation === 'relu') ?? (runShipped('FusedConv2D', args) as tf.TensorInfo);
 }

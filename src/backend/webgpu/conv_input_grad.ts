@@ -9,11 +9,13 @@
  *
  * tiled (./gemm.ts); neighbouring k are neighbouring output channels, contiguous in dy and in W. The
  * reduction (at most 5 x 5 x 832 here) is short against M, so it is not split. tfjs's shipped default
- * is a per-element transposed convolution with no tiling.
+ * is a per-element transposed convolution with no tiling. NCHW, and operands past the float divmod's
+ * 2^24, run tfjs's kernel.
  */
 import * as tf from '../../tf';
-import { GemmLoaders, gemmProgram, TILE_K } from './gemm';
+import { GemmLoaders, gemmProgram, MAX_INDEX, TILE_K } from './gemm';
 import { Conv2DAttrs, convInfo, ints, WebGpuBackendLike } from './program';
+import { runShipped } from './shipped';
 
 export interface InputGradAttrs extends Conv2DAttrs {
   inputShape: [number, number, number, number];
@@ -58,11 +60,11 @@ export function conv2DBackpropInputWebGpu(args: { inputs: tf.NamedTensorInfoMap;
   const { dy, filter } = args.inputs as { dy: tf.TensorInfo; filter: tf.TensorInfo };
   const backend = args.backend as unknown as WebGpuBackendLike;
   const a = args.attrs as unknown as InputGradAttrs;
-  if (a.dataFormat === 'NCHW') throw new Error('Conv2DBackpropInput (project webgpu kernel): NHWC only');
-  const c = convInfo(a.inputShape, filter.shape, a);
-  const M = c.batchSize * c.inHeight * c.inWidth;
+  const c = a.dataFormat === 'NCHW' ? null : convInfo(a.inputShape, filter.shape, a);
+  const M = c ? c.batchSize * c.inHeight * c.inWidth : 0;
+  const K = c ? c.filterHeight * c.filterWidth * c.outChannels : 0;
+  if (!c || M >= MAX_INDEX || K >= MAX_INDEX) return runShipped('Conv2DBackpropInput', args) as tf.TensorInfo;
   const N = c.inChannels;
-  const K = c.filterHeight * c.filterWidth * c.outChannels;
   const kChunk = Math.ceil(K / TILE_K) * TILE_K;
   const uniforms = ints(M, N, K, kChunk, c.outChannels, c.filterWidth, c.inHeight, c.inWidth, c.outHeight, c.outWidth, c.strideHeight, c.strideWidth, c.padInfo.top, c.padInfo.left);
   return backend.runWebGPUProgram(gemmProgram('input_grad', LOADERS, ['dy', 'w'], a.inputShape, M, N, 1), [dy, filter], 'float32', uniforms);

@@ -3,12 +3,13 @@
  * matrices but read through `loadA(m, k)` and `loadB(k, n)` functions the caller writes (an implicit
  * GEMM: a convolution gradient gathers its operands from NHWC tensors on the fly, with no im2col copy).
  *
- * Tiling: a workgroup of 16 x 16 invocations computes a 64 x 64 tile of C; each invocation a 4 x 4
- * block (rows ty + 16 i, columns tx + 16 j, so that neighbouring invocations write neighbouring
- * columns). The reduction runs over k in steps of 16: the workgroup stages a 16 x 64 slice of A and of
- * B in workgroup memory (4 loads per invocation each, ordered so that neighbouring invocations read
- * neighbouring addresses: along m or along k for A, along n or along k for B, as the caller says),
- * then each invocation does 16 x 4 x 4 multiply-adds from it.
+ * Tiling: a workgroup computes a 64 x 64 tile of C, each invocation a block x block square of it
+ * (block 8: 8 x 8 invocations; block 4: 16 x 16), rows ty + side i and columns tx + side j, so that
+ * neighbouring invocations write neighbouring columns. The reduction runs over k in steps of 16: the
+ * workgroup stages a 16 x 64 slice of A and of B in workgroup memory (ordered so that neighbouring
+ * invocations read neighbouring addresses: along m or along k for A, along n or along k for B, as the
+ * caller says), then each invocation does 16 x block x block multiply-adds from it. On lavapipe block 8
+ * beat block 4 on 21 of GoogLeNet's 24 layer kernels (64 px, batch 8; scripts/bench-gpu-kernels.ts).
  *
  * Split-K: the z dimension of the dispatch splits the reduction into chunks of `kChunk` (a multiple of
  * 16); chunk s writes its partial product at offset s * M * N of the output, and `SumSplitsProgram`

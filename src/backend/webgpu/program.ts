@@ -70,3 +70,26 @@ export function convInfo(xShape: number[], filterShape: number[], a: Conv2DAttrs
     'channelsLast',
   );
 }
+
+/**
+ * One invocation per output element, `main(i)`: `body` writes `result[i]` from the inputs (named in
+ * `variableNames`) at i. `uniforms.size` is the element count.
+ */
+export function elementwiseProgram(key: string, variableNames: string[], uniforms: string, body: string, shape: number[]): GpuProgram {
+  const size = shape.reduce((a, b) => a * b, 1);
+  return {
+    shaderKey: `gn_${key}`,
+    outputShape: shape,
+    variableNames,
+    uniforms,
+    workgroupSize: [64, 1, 1],
+    dispatch: [ceilDiv(size, 64), 1, 1],
+    dispatchLayout: { x: shape.map((_, i) => i) },
+    size: true,
+    getUserCode: () => `
+  fn main(i : i32) {
+    if (i >= uniforms.size) { return; }
+    ${body}
+  }`,
+  };
+}
