@@ -44,6 +44,12 @@ export interface TrainingChartsOptions {
  *   const charts = new TrainingCharts({ label: '64 px' });
  *   await trainModel({ ..., callbacks: charts.callbacks() });
  *   charts.finish();
+ *
+ * Jupyter's stop button sends the kernel SIGINT. From construction to finish() the charts listen for it:
+ * the callbacks' shouldStop turns true, so training stops after its current step and saves its last
+ * state (RUN/last, for resume), and finish() then throws, ending the cell there rather than running its
+ * checks on a half-finished run. (tslab alone would only abandon the cell's promise and leave the
+ * training loop running in the background: scripts/tslab-kernel.js waits for it to stop.)
  */
 export class TrainingCharts {
   readonly batchX: number[] = [];
@@ -52,6 +58,11 @@ export class TrainingCharts {
   private status = '';
   private readonly loss: LiveChart;
   private readonly accuracy: LiveChart;
+  /** Set by SIGINT (the stop button) while the charts are live. */
+  interrupted = false;
+  private readonly onInterrupt = (): void => {
+    this.interrupted = true;
+  };
 
   constructor(private readonly opts: TrainingChartsOptions = {}) {
     const earlier = opts.continueFrom;
@@ -63,6 +74,7 @@ export class TrainingCharts {
     const live = { minIntervalMs: opts.minIntervalMs ?? 500 };
     this.loss = new LiveChart(this.lossFigure(), live);
     this.accuracy = new LiveChart(this.accuracyFigure(), live);
+    process.on('SIGINT', this.onInterrupt);
   }
 
   private title(what: string): string {
@@ -125,13 +137,19 @@ export class TrainingCharts {
         this.loss.finish(this.lossFigure());
         this.accuracy.finish(this.accuracyFigure());
       },
+      shouldStop: () => this.interrupted,
     };
   }
 
-  /** Draw the final state of both charts. */
+  /** Draw the final state of both charts and stop listening for the stop button; throws if it was pressed. */
   finish(): void {
-    this.status = this.epochs.length ? `${this.epochs.length} epochs` : '';
+    process.removeListener('SIGINT', this.onInterrupt);
+    const at = this.batchX.length ? ` at epoch ${this.batchX[this.batchX.length - 1].toFixed(2)}` : '';
+    this.status = this.interrupted ? `interrupted${at}` : this.epochs.length ? `${this.epochs.length} epochs` : '';
     this.loss.finish(this.lossFigure());
     this.accuracy.finish(this.accuracyFigure());
+    if (this.interrupted) {
+      throw new Error(`training interrupted${at} (the stop button): the run folder holds the last state; run the cell again to start over`);
+    }
   }
 }

@@ -10,6 +10,7 @@ import { initBackend } from '../../src/backend/select';
 import { DisplayMessage, setDisplaySink, tableBundle } from '../../src/notebook/display';
 import { LiveSeries, PLOTLY_MIME, plotBundle, Figure, toSvg, niceTicks } from '../../src/notebook/plot';
 import { featureMapGrid, toPng } from '../../src/notebook/image';
+import { TrainingCharts } from '../../src/notebook/training';
 import { TODO, Verdict, report } from '../../src/notebook/checks';
 import {
   batchNormVerdicts,
@@ -81,6 +82,28 @@ test('a live chart replaces one output in place', async () => {
   assert.deepEqual(shown.map((s) => s.update), [false, true, true, true]);
   const last = shown[3].msg.data[PLOTLY_MIME] as { data: { y: number[] }[] };
   assert.deepEqual(last.data[0].y, [1.5, 1.1]);
+});
+
+test("training charts: SIGINT (Jupyter's stop button) stops training, finish() then throws and stops listening", () => {
+  shown.length = 0;
+  const listeners = process.listenerCount('SIGINT');
+  const calm = new TrainingCharts({ minIntervalMs: 0 });
+  assert.equal(calm.callbacks().shouldStop!(), false);
+  calm.finish(); // not interrupted: no throw
+  assert.equal(process.listenerCount('SIGINT'), listeners, 'finish() stops listening');
+
+  const charts = new TrainingCharts({ minIntervalMs: 0 });
+  const cb = charts.callbacks();
+  assert.equal(process.listenerCount('SIGINT'), listeners + 1);
+  cb.onEpochStart!({ epoch: 1, epochs: 3, steps: 4 });
+  cb.onBatchEnd!({ epoch: 1, step: 1, steps: 4, loss: 2.5, imagesPerSec: 10 });
+  assert.equal(cb.shouldStop!(), false);
+  process.emit('SIGINT', 'SIGINT'); // what the kernel receives (our listener is there, so the process lives on)
+  assert.equal(cb.shouldStop!(), true, 'the trainer polls shouldStop between batches');
+  assert.throws(() => charts.finish(), /training interrupted at epoch 0\.25/);
+  assert.equal(process.listenerCount('SIGINT'), listeners);
+  const title = (shown[shown.length - 1].msg.data[PLOTLY_MIME] as { layout: { title: { text: string } } }).layout.title.text;
+  assert.match(title, /interrupted/, 'the final chart says so');
 });
 
 test('tables escape HTML and align numbers', () => {
