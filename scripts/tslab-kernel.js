@@ -14,10 +14,18 @@
 // 3. tslab runs the TypeScript compiler in watch mode with a fake one-slot timer and throws
 //    "Unexpected pending rebuildTimer" when a watched directory (node_modules, src) changes between two
 //    cells, after which the kernel is unusable. We let the slot hold several pending callbacks.
+// 4. Jupyter's stop button (interrupt: SIGINT to the kernel). tslab answers it by abandoning the running
+//    cell's promise at once: the kernel reports idle while the cell's async work (a training loop) goes
+//    on in the background, drawing into whatever cell runs next. Code that stops cleanly on SIGINT (the
+//    lessons' TrainingCharts: training stops after its step and saves its last state) listens for it
+//    itself; while such a listener exists, we give the running cell up to INTERRUPT_GRACE_MS to end on
+//    its own before letting tslab abandon it, so "idle" means the work really stopped.
 'use strict';
 const path = require('path');
 
 const root = path.resolve(__dirname, '..');
+/** How long a cell whose code listens for SIGINT may take to stop on its own (a training step and a save). */
+const INTERRUPT_GRACE_MS = 15000;
 const args = process.argv.slice(2);
 const at = args.indexOf('--config-path');
 const configPath = at >= 0 ? args[at + 1] : '';
@@ -35,7 +43,43 @@ const ts = require(require.resolve('@tslab/typescript-for-tslab', { paths: [tsla
 patchWatchTimers(ts.sys);
 const { startKernel } = require(path.join(tslabDir, 'dist', 'main.js'));
 require(require.resolve('tsx/cjs', { paths: [root] }));
+const running = countRunningCells(require(path.join(tslabDir, 'dist', 'jupyter.js')));
 startKernel({ configPath, enableFindLocal: false, jsKernel: false, globalVersion: '' });
+deferInterrupt(running);
+
+/** Wrap tslab's cell execution to count the cells running now (one at most: tslab queues them). */
+function countRunningCells(jupyter) {
+  const state = { cells: 0 };
+  const proto = jupyter.JupyterHandlerImpl.prototype;
+  const execute = proto.handleExecuteImpl;
+  proto.handleExecuteImpl = async function (...a) {
+    state.cells++;
+    try {
+      return await execute.apply(this, a);
+    } finally {
+      state.cells--;
+    }
+  };
+  return state;
+}
+
+/** Replace tslab's SIGINT handler (registered by startKernel) by one that lets cooperative code stop first. */
+function deferInterrupt(running) {
+  const tslabHandlers = process.listeners('SIGINT');
+  for (const h of tslabHandlers) process.removeListener('SIGINT', h);
+  const abandon = () => tslabHandlers.forEach((h) => h('SIGINT'));
+  process.on('SIGINT', () => {
+    const cooperative = process.listenerCount('SIGINT') > 1;
+    if (!cooperative || running.cells === 0) return abandon();
+    const deadline = Date.now() + INTERRUPT_GRACE_MS;
+    const poll = () => {
+      if (running.cells === 0) return;
+      if (Date.now() >= deadline) return abandon();
+      setTimeout(poll, 100);
+    };
+    poll();
+  });
+}
 
 /**
  * tslab's converter builds its compiler host on `Object.create(ts.sys)` and assigns its own

@@ -126,7 +126,7 @@ export interface NotebookState {
  * loaded, as the file browser does) and wait until it is loaded and, if `kernel`, its kernel is idle.
  */
 export async function openNotebook(page: Page, url: string | null, rel: string, kernel = true, timeoutMs = 120000): Promise<void> {
-  if (url) await page.goto(url);
+  if (url) await page.goto(url, { timeout: timeoutMs, waitUntil: 'domcontentloaded' });
   else await page.evaluate(`window.jupyterapp.commands.execute('docmanager:open', { path: ${JSON.stringify(rel)} }).then(() => true)`);
   await page.waitForFunction(READY(rel, kernel), null, { timeout: timeoutMs, polling: 250 });
   await page.evaluate(HOOK);
@@ -134,7 +134,7 @@ export async function openNotebook(page: Page, url: string | null, rel: string, 
 
 /** Reload the page (the notebook reopens from the saved file) and wait until it is loaded. */
 export async function reload(page: Page, rel: string, timeoutMs = 120000): Promise<void> {
-  await page.reload();
+  await page.reload({ timeout: timeoutMs, waitUntil: 'domcontentloaded' });
   await page.waitForFunction(READY(rel, false), null, { timeout: timeoutMs, polling: 250 });
   await page.evaluate(HOOK);
 }
