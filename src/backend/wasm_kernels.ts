@@ -5,8 +5,9 @@
  * BatchMatMul that leaves XNNPACK whenever an operand is transposed (every dense-layer gradient), a
  * Slice/SplitV that copy their whole input per output (the gradient of every inception concat), an
  * Identity that copies, and a Sum over leading axes (every bias gradient) that goes through a generic
- * N-d transpose. Plus one kernel tfjs does not have: a fused Adam step (AdamStep, used by
- * src/train/adam.ts) in place of ~14 elementwise passes per variable.
+ * N-d transpose. Plus two kernels tfjs does not have: a fused Adam step (AdamStep, used by
+ * src/train/adam.ts) in place of ~14 elementwise passes per variable, and ReLU's and the bias's
+ * gradient in one pass (ReluGradBiasSum, used by src/model/nn/fused_conv_grad.ts).
  *
  * The replacements (src/backend/wasm/) run on two engines. The convolutions (training's forward,
  * input and filter gradients, and inference, with each filter's packing kept per weight tensor) and the
@@ -26,6 +27,7 @@ import { conv2D, fusedConv2D } from './wasm/conv';
 import { conv2DBackpropFilter, conv2DBackpropInput } from './wasm/conv_backprop';
 import { avgPoolGrad, maxPoolGrad } from './wasm/pool_grad';
 import { sum } from './wasm/reduce';
+import { RELU_GRAD_BIAS_SUM, reluGradBiasSum } from './wasm/relu_grad';
 import { identity, slice, splitV } from './wasm/slice';
 import { fmaSupported } from './wasm/simd/module';
 import { stockConv2DBackpropFilter } from './wasm/stock_filter_grad';
@@ -43,6 +45,7 @@ const KERNELS: [string, tf.KernelFunc][] = [
   ['Identity', identity as unknown as tf.KernelFunc],
   ['Sum', sum as unknown as tf.KernelFunc],
   [ADAM_STEP, adamStep as unknown as tf.KernelFunc],
+  [RELU_GRAD_BIAS_SUM, reluGradBiasSum as unknown as tf.KernelFunc],
 ];
 
 /** What the project's kernels run on, for `backends`: the SIMD module's build (FMA or not). */

@@ -229,7 +229,7 @@ for (const [fma, shared] of [false, true].flatMap((f) => [false, true].map((s) =
     assert.ok(shared ? k.splitCalls > 0 : k.splitCalls === 0, `split calls: ${k.splitCalls}`);
   });
 
-  test(`SIMD kernels (${label}): max- and average-pool gradients, sum over rows, transposes, dilation, channel padding, Adam`, async () => {
+  test(`SIMD kernels (${label}): max- and average-pool gradients, sum over rows, ReLU gradient with bias sums, transposes, dilation, channel padding, Adam`, async () => {
     const heap = new Heap(shared);
     const k = new SimdKernels(heap.memory, 1, fma);
     await k.whenReady();
@@ -286,6 +286,22 @@ for (const [fma, shared] of [false, true].flatMap((f) => [false, true].map((s) =
     const psum = heap.alloc(inner);
     k.parallel('sum_rows', [pm, psum, outer, inner, 0, 0], 4, inner, outer * inner, 4);
     assert.ok(maxRelErr(heap.f32(psum, inner), wantSum) < 1e-6);
+
+    // ReLU gradient and bias sum in one pass: g = y > 0 ? dy : 0, and each thread's float64 column sums.
+    {
+      const yr = randn(outer * inner, 8, 0.2).map((v) => Math.max(0, v)); // ReLU output, with zeros
+      const pg = heap.alloc(outer * inner);
+      const acc = heap.alloc(2 * k.threads * inner);
+      heap.f32(acc, 2 * k.threads * inner).fill(0);
+      k.parallel('relu_grad_sum', [pm, heap.put(yr), pg, acc, inner, 0, 0, 0], 6, outer, outer * inner, 1, 5);
+      const wantG = m.map((v, i) => (yr[i] > 0 ? v : 0));
+      assert.deepEqual(heap.f32(pg, outer * inner), wantG);
+      const parts = new Float64Array(heap.memory.buffer, acc, k.threads * inner);
+      const got = Array.from({ length: inner }, (_, j) => Array.from({ length: k.threads }, (_, p) => parts[p * inner + j]).reduce((a, b) => a + b));
+      const want = new Float64Array(inner);
+      for (let r = 0; r < outer; r++) for (let j = 0; j < inner; j++) want[j] += wantG[r * inner + j];
+      assert.ok(maxRelErr(got, want) < 1e-9, `relu_grad_sum bias sums: ${maxRelErr(got, want)}`);
+    }
 
     // Transpose [rows, cols] -> [cols, rows], sizes off the 4x4 and 32x32 blocks.
     const [rows, cols] = [301, 259];

@@ -35,10 +35,17 @@ let registered = false;
  * the tape moves on to the next FusedConv2D node, or after the backward pass.
  */
 let pendingReluGrad: tf.Tensor | null = null;
+/** db made with g by the backend's one-pass kernel, until the bias closure hands it to the tape. */
+let pendingBiasGrad: tf.Tensor | null = null;
+
+/** g and db in one pass, where the backend has such a kernel (wasm: src/backend/wasm/relu_grad.ts). */
+const RELU_GRAD_BIAS_SUM = 'ReluGradBiasSum';
 
 function releaseReluGrad(): void {
   if (pendingReluGrad && !pendingReluGrad.isDisposed) pendingReluGrad.dispose();
+  if (pendingBiasGrad && !pendingBiasGrad.isDisposed) pendingBiasGrad.dispose();
   pendingReluGrad = null;
+  pendingBiasGrad = null;
 }
 
 /** Register the gradient (idempotent). */
@@ -61,7 +68,13 @@ export function registerFusedConvGradient(): void {
       const g = (): tf.Tensor => {
         if (activation !== 'relu') return dy as tf.Tensor;
         if (relu === null || relu.isDisposed) {
-          relu = tf.keep(tf.mul(dy as tf.Tensor, tf.step(y)));
+          if (tf.getKernel(RELU_GRAD_BIAS_SUM, tf.getBackend())) {
+            const [gr, db] = tf.engine().runKernel(RELU_GRAD_BIAS_SUM, { dy: dy as tf.Tensor, y }, {}) as unknown as tf.Tensor[];
+            relu = tf.keep(gr);
+            pendingBiasGrad = tf.keep(db);
+          } else {
+            relu = tf.keep(tf.mul(dy as tf.Tensor, tf.step(y)));
+          }
           pendingReluGrad = relu;
           queueMicrotask(releaseReluGrad); // after the (synchronous) backward pass, for the last node
         }
@@ -73,7 +86,10 @@ export function registerFusedConvGradient(): void {
         filter: () => tf.engine().runKernel('Conv2DBackpropFilter', { x, dy: g() }, { ...conv, filterShape: filter.shape } as unknown as tf.NamedAttrMap) as tf.Tensor,
         // The tape calls the closures in input order (x, filter, bias): after bias, g is done with.
         bias: () => {
-          const db = tf.sum(g(), [0, 1, 2]);
+          const gr = g();
+          const fused = pendingBiasGrad;
+          pendingBiasGrad = null; // the tape owns it now
+          const db = fused ?? tf.sum(gr, [0, 1, 2]);
           releaseReluGrad();
           return db;
         },

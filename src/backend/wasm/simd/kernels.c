@@ -425,6 +425,33 @@ void sum_rows(const f32 *x, f32 *out, int outer, int inner, int c0, int c1) {
 }
 
 /*
+ * The gradient through conv + bias + ReLU's ReLU, and its bias gradient, in one pass over rows
+ * [r0, r1) of [rows, c]: g = y > 0 ? dy : 0 (y the layer's output), and acc [part][c] (float64)
+ * = the sum of those rows of g; the caller adds the threads' sums. Row by row, so that dy, y and g are
+ * read and written sequentially and the sums stay in cache.
+ */
+EXPORT(relu_grad_sum)
+void relu_grad_sum(const f32 *dy, const f32 *y, f32 *g, double *acc, int c, int part, int r0, int r1) {
+  double *a = acc + part * c;
+  v128_t z = wasm_f32x4_splat(0.0f);
+  for (int ch = 0; ch < c; ch++) a[ch] = 0.0;
+  for (int r = r0; r < r1; r++) {
+    int o = r * c, ch = 0;
+    for (; ch + 4 <= c; ch += 4) {
+      v128_t v = wasm_v128_and(wasm_v128_load(dy + o + ch), wasm_f32x4_gt(wasm_v128_load(y + o + ch), z));
+      wasm_v128_store(g + o + ch, v);
+      wasm_v128_store(a + ch, wasm_f64x2_add(wasm_v128_load(a + ch), wasm_f64x2_promote_low_f32x4(v)));
+      wasm_v128_store(a + ch + 2, wasm_f64x2_add(wasm_v128_load(a + ch + 2), wasm_f64x2_promote_low_f32x4(wasm_i32x4_shuffle(v, v, 2, 3, 0, 1))));
+    }
+    for (; ch < c; ch++) {
+      f32 v = y[o + ch] > 0.0f ? dy[o + ch] : 0.0f;
+      g[o + ch] = v;
+      a[ch] += v;
+    }
+  }
+}
+
+/*
  * One Adam step, elements [i0, i1):
  *   m' = beta1 m + (1 - beta1) g;  v' = beta2 v + (1 - beta2) g^2
  *   x' = x - step_size m' / (sqrt(v') / root_c2 + epsilon)

@@ -27,6 +27,7 @@ export const KERNEL_NAMES = [
   'adam_step',
   'conv_forward',
   'copy_rows',
+  'relu_grad_sum',
 ] as const;
 export type KernelName = (typeof KERNEL_NAMES)[number];
 
