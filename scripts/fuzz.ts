@@ -73,7 +73,8 @@ async function main(): Promise<void> {
   const minutes = Number(arg('minutes', '1'));
   const seed = Number(arg('seed', String(Date.now() % 2 ** 31)));
   const out = arg('out', FIXTURES_DIR)!;
-  const seedDir = target === 'checkpoint' ? undefined : seedSet().dir;
+  // --seeds DIR: seed files an earlier seedSet() made (several runs share one PyTorch start-up)
+  const seedDir = target === 'checkpoint' ? undefined : seedSet(arg('seeds')).dir;
   const start = Date.now();
   const deadline = start + minutes * 60_000;
   const total = newStats(target);
@@ -93,7 +94,7 @@ async function main(): Promise<void> {
   while (Date.now() < deadline) {
     const heartbeat = new SharedArrayBuffer(4);
     const beat = new Int32Array(heartbeat);
-    Atomics.store(beat, 0, from);
+    Atomics.store(beat, 0, -1); // -1 while the worker sets its target up: not watched
     // The worker loads this file through tsx's CommonJS hook (a worker does not inherit --import tsx's loader).
     const boot = `require('tsx/cjs'); require(${JSON.stringify(__filename)});`;
     const worker = new Worker(boot, { eval: true, workerData: { target, seed, from, deadline, heartbeat, seedDir } satisfies Job });
@@ -124,7 +125,7 @@ async function main(): Promise<void> {
         break;
       }
       const now = Atomics.load(beat, 0);
-      if (now !== last) {
+      if (now !== last || now < 0) {
         last = now;
         since = Date.now();
       } else if (Date.now() - since > stallMs) {
@@ -141,7 +142,7 @@ async function main(): Promise<void> {
     merge(total, part);
     if (outcome === 'done') break;
     await worker.terminate();
-    const index = Atomics.load(beat, 0);
+    const index = Math.max(from, Atomics.load(beat, 0));
     restarts++;
     // Regenerate the input that stalled (or crashed the worker) and save it.
     const target2 = await makeTarget(target, seedDir);

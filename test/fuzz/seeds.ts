@@ -7,7 +7,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { ROOT, runPython, tmpDir } from '../helpers';
-import { runFixture } from '../torch/reference';
+import { FIXTURES } from '../torch/reference';
 import type { Field, Seed } from './mutate';
 
 export interface SeedSet {
@@ -30,9 +30,10 @@ export function seedSet(dir?: string): SeedSet {
   dir ??= tmpDir('fuzz-seeds-');
   const marker = path.join(dir, 'marker');
   if (made) {
-    runFixture('tensors.py', dir);
-    runFixture('malicious.py', dir, marker, path.join(dir, 'control_marker'));
-    runPython(path.join(__dirname, 'make_seeds.py'), [dir, PHOTO], 300_000);
+    // generous limits: PyTorch's start-up is slow on a busy machine
+    runPython(path.join(FIXTURES, 'tensors.py'), [dir], 600_000);
+    runPython(path.join(FIXTURES, 'malicious.py'), [dir, marker, path.join(dir, 'control_marker')], 600_000);
+    runPython(path.join(__dirname, 'make_seeds.py'), [dir, PHOTO], 600_000);
     process.on('exit', () => fs.rmSync(dir!, { recursive: true, force: true }));
   }
   const regions = JSON.parse(fs.readFileSync(path.join(dir, 'regions.json'), 'utf8')) as Record<string, { boundaries: number[]; fields: Field[] }>;
