@@ -162,7 +162,7 @@ const MAX_ELEMENTS = 2 ** 30;
  * and views sharing one storage give more elements than the file holds bytes. Over the whole file the
  * output stays under (file bytes + this) elements, so a small damaged file cannot ask for gigabytes.
  */
-const OVERLAP_ELEMENTS = 2 ** 24;
+const OVERLAP_ELEMENTS = 2 ** 22;
 
 /** Elements still allowed for the rest of the file's tensors (see OVERLAP_ELEMENTS). */
 interface Budget {

@@ -121,3 +121,21 @@ test('corrupt, empty, truncated and non-image files reject with the cause', asyn
   await assert.rejects(loadImage(f('corrupt.jpg'), { transform: evalTransform(32) }));
   await assert.rejects(decodeImage(f('missing.jpg')), /ENOENT/);
 });
+
+test('undecodable photos reject with one ImageError line; damaged BMP/Netpbm headers are refused before any allocation', async () => {
+  const { ImageError } = await import('../../src/data/image_error');
+  const isImageError = (e: unknown) => e instanceof ImageError && !e.message.includes('\n') && e.message.length > 0;
+  await writeJpeg(f('whole.jpg'), 64, 48, 10);
+  const good = fs.readFileSync(f('whole.jpg'));
+  for (const bytes of [good.subarray(0, good.length >> 1), Buffer.from('not an image'), Buffer.concat([good.subarray(0, 2), Buffer.alloc(500, 0xa7)])]) {
+    await assert.rejects(decodeImage(bytes), isImageError);
+  }
+  // A BMP cut inside its header read past the end of the buffer (RangeError) before the bounds checks.
+  await assert.rejects(decodeImage(Buffer.from('424d3600000000000000360000002800000040000000400000000100', 'hex')), (e: unknown) => isImageError(e) && /bad BMP\/PNM file/.test((e as Error).message));
+  // A PGM declaring 16000x16000 pixels in a 30-byte file: refused as truncated, with no 256 MB buffer made first.
+  const rss = process.resourceUsage().maxRSS;
+  await assert.rejects(decodeImage(Buffer.from('P5\n16000 16000\n255\n\x00\x01\x02')), (e: unknown) => isImageError(e) && /truncated/.test((e as Error).message));
+  assert.ok(process.resourceUsage().maxRSS - rss < 100 * 1024, 'peak RSS rose by more than 100 MB');
+  // Over PIL's decompression-bomb limit: refused by the header alone.
+  await assert.rejects(decodeImage(Buffer.from('P5\n20000 20000\n255\n')), (e: unknown) => isImageError(e) && /header values/.test((e as Error).message));
+});

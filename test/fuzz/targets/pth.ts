@@ -68,6 +68,7 @@ const BOMBS: Bomb[] = [
       const shapes: [number | bigint, (number | bigint)[], (number | bigint)[]][] = [
         [4, [1_000_000, 1_000_000], [1_000_000, 1]],
         [4, [1_000_000, 1_000_000], [0, 0]],
+        [4, [2048, 2048], [0, 0]],
         [4, [4096, 4096], [0, 0]],
         [2n ** 62n, [2 ** 31 - 1], [1]],
         [4, [2 ** 31 - 1, 2 ** 31 - 1, 2 ** 31 - 1], [0, 0, 0]],
@@ -84,8 +85,8 @@ const BOMBS: Bomb[] = [
     (rng) => {
       const k = rng.int(2, 64);
       return {
-        what: `${k} expanded 4096x4096 tensors on one 4-element storage`,
-        pickle: stateDictPickle(Array.from({ length: k }, (_, i) => [`w${i}`, tensorPickle('0', 4, [4096, 4096], [0, 0])] as [string, Uint8Array])),
+        what: `${k} expanded 2048x2048 tensors on one 4-element storage`,
+        pickle: stateDictPickle(Array.from({ length: k }, (_, i) => [`w${i}`, tensorPickle('0', 4, [2048, 2048], [0, 0])] as [string, Uint8Array])),
         storages: [['0', new Uint8Array(16)]],
       };
     },
@@ -146,7 +147,7 @@ export function pthTarget(seeds: SeedSet): Target<Mutant> {
         if (!DTYPES.has(t.dtype) || !(t.data instanceof Float32Array) || t.data.length !== t.shape.reduce((a, b) => a * b, 1)) return `${k}: malformed tensor ${t.dtype} [${t.shape}] with ${t.data.length} values`;
       }
       // Within the reader's bounds, by design: views of one real 1 MB storage up to the file's budget, one expanded 2^24-element tensor.
-      const bounded = m.what.includes('viewing one') || m.what.includes('a tensor of shape [4096,4096] stride [0,0]');
+      const bounded = m.what.includes('viewing one') || m.what.includes('a tensor of shape [2048,2048] stride [0,0]');
       if (m.seed === 'crafted') return bounded ? undefined : `a bomb loaded: ${m.what}`;
       const isZip = m.bytes[0] === 0x50;
       const o = original(m.seed);
