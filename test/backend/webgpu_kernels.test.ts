@@ -143,11 +143,12 @@ for (const c of CASES) {
 }
 
 const MATMULS: { a: number[]; b: number[]; tA: boolean; tB: boolean }[] = [
-  { a: [4, 4], b: [4, 70], tA: false, tB: false }, // the aux heads' adaptive pooling at 64 px, narrower
-  { a: [8, 130], b: [5, 130], tA: false, tB: true }, // a dense layer: x W^T
-  { a: [8, 130], b: [8, 5], tA: true, tB: false }, // its weight gradient: x^T dy (reduction over the batch)
-  { a: [3, 9, 17], b: [3, 17, 66], tA: false, tB: false }, // batched
-  { a: [3, 17, 9], b: [1, 66, 17], tA: true, tB: true }, // batched, B shared
+  { a: [4, 4], b: [4, 70], tA: false, tB: false }, // thin (the aux heads' adaptive pooling): tfjs's kernel
+  { a: [20, 4], b: [4, 70], tA: false, tB: false },
+  { a: [20, 130], b: [18, 130], tA: false, tB: true }, // a dense layer: x W^T
+  { a: [20, 130], b: [20, 18], tA: true, tB: false }, // its weight gradient: x^T dy (reduction over the batch)
+  { a: [3, 19, 17], b: [3, 17, 66], tA: false, tB: false }, // batched
+  { a: [3, 17, 19], b: [1, 66, 17], tA: true, tB: true }, // batched, B shared
 ];
 
 test('BatchMatMul (transposes, batches, a shared operand): webgpu matches cpu within 1e-3', async () => {

@@ -1,9 +1,10 @@
 /**
  * BatchMatMul for webgpu on the tiled GEMM (./gemm.ts): C[b] = op(A[b]) op(B[b]), op = transpose or
  * not, one product per z of the dispatch; an operand with batch 1 is shared by every product. tfjs's
- * shipped matmul programs were slow on the thin products of a GoogLeNet step on lavapipe (the aux
- * heads' adaptive pooling, [4, 4] x [4, 16896]: 260 ms). Batch shapes that broadcast otherwise run
- * tfjs's kernel.
+ * shipped matmul programs are slow on the dense layers' products. Products with fewer than 16 rows or
+ * columns (the aux heads' adaptive pooling, [4, 4] x [4, 16896]) waste most of a 64 x 64 tile: tfjs's
+ * kernel was faster there on lavapipe (38 vs 49 ms at 64 px, batch 8; at 32 px, batch 1 they were 41% of
+ * a step on ours), so they run tfjs's kernel, as do batch shapes that broadcast otherwise.
  */
 import * as tf from '../../tf';
 import { GemmLoaders, gemmProgram, TILE_K } from './gemm';
@@ -51,6 +52,7 @@ export function batchMatMulWebGpu(args: KernelArgs): tf.TensorInfo {
   const M = transposeA ? a.shape[ra - 1] : a.shape[ra - 2];
   const K = transposeA ? a.shape[ra - 2] : a.shape[ra - 1];
   const N = transposeB ? b.shape[rb - 2] : b.shape[rb - 1];
+  if (M < 16 || N < 16) return runShipped('BatchMatMul', args) as tf.TensorInfo;
   const batch = Math.max(batchA, batchB);
   const kChunk = Math.ceil(K / TILE_K) * TILE_K;
   const uniforms = ints(M, N, K, kChunk, batchA > 1 ? M * K : 0, batchB > 1 ? K * N : 0);
