@@ -50,6 +50,12 @@ export interface UnpickleOptions {
   source: string;
 }
 
+/** A name from the file, safe for a one-line message: control characters escaped, at most 80 characters. */
+export function printable(name: string): string {
+  const clean = name.replace(/[\x00-\x1f\x7f-\x9f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
+  return clean.length > 80 ? `${clean.slice(0, 77)}...` : clean;
+}
+
 /** A short description of a value's type for messages (never its contents). */
 export function describe(v: PyValue | undefined): string {
   if (v === undefined) return 'nothing';
@@ -62,7 +68,7 @@ export function describe(v: PyValue | undefined): string {
   if (Array.isArray(v)) return 'a list';
   if (v instanceof PyTuple) return 'a tuple';
   if (v instanceof PyDict) return v.ordered ? 'an OrderedDict' : 'a dict';
-  if (v instanceof PyGlobal) return `'${v.qualname}'`;
+  if (v instanceof PyGlobal) return `'${printable(v.qualname)}'`;
   return v.kind;
 }
 
@@ -193,15 +199,15 @@ class Unpickler {
     const q = `${module}.${name}`;
     if (!this.opts.globals.has(q)) {
       const hint = /^(torch|torchvision|__main__)(\.|$)/.test(module) ? ' (was it saved with torch.save(model)? save model.state_dict() instead)' : '';
-      throw new PthError(`refuses to load global '${q}': only tensor data is read${hint}`);
+      throw new PthError(`refuses to load global '${printable(q)}': only tensor data is read${hint}`);
     }
     return new PyGlobal(module, name);
   }
   private call(fn: PyValue, args: PyValue, how: string): PyValue {
     if (!(fn instanceof PyGlobal)) return this.fail(`${how} on ${describe(fn)}, not an allowed global`);
     const handler = this.opts.globals.get(fn.qualname);
-    if (!handler) return this.fail(`global '${fn.qualname}' cannot be called`);
-    if (!(args instanceof PyTuple)) return this.fail(`${how} arguments of '${fn.qualname}' are ${describe(args)}, not a tuple`);
+    if (!handler) return this.fail(`global '${printable(fn.qualname)}' cannot be called`);
+    if (!(args instanceof PyTuple)) return this.fail(`${how} arguments of '${printable(fn.qualname)}' are ${describe(args)}, not a tuple`);
     return handler(args.items);
   }
 

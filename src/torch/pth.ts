@@ -16,7 +16,7 @@
  * (a transposed tensor, a slice) are materialised in row-major order. A dict that is not a plain state
  * dict but holds one under `state_dict`, `model_state_dict` or `model` (a training checkpoint) gives that.
  */
-import { GlobalHandler, PthError, PyDict, PyGlobal, PyOpaque, PyTuple, PyValue, describe, unpickle } from './pickle';
+import { GlobalHandler, PthError, PyDict, PyGlobal, PyOpaque, PyTuple, PyValue, describe, printable, unpickle } from './pickle';
 import { readZipArchive } from './zip';
 
 export { PthError } from './pickle';
@@ -146,12 +146,12 @@ function storageLoader(): { load: (pid: PyValue) => PyValue; roots: Map<string, 
     if (typeof key !== 'string') damaged(`storage key is ${describe(key)}`);
     const info = STORAGE_TYPES[(type as PyGlobal).name];
     let root = roots.get(key);
-    if (!root) roots.set(key, (root = new StorageRef(key, info, count(numel, `storage '${key}' size`))));
-    if (root.info !== info) damaged(`storage '${key}' is both ${root.info.dtype} and ${info.dtype}`);
+    if (!root) roots.set(key, (root = new StorageRef(key, info, count(numel, `storage '${printable(key)}' size`))));
+    if (root.info !== info) damaged(`storage '${printable(key)}' is both ${root.info.dtype} and ${info.dtype}`);
     if (view === undefined || view === null) return root;
-    if (!(view instanceof PyTuple) || view.items.length !== 3) damaged(`storage view of '${key}' is ${describe(view)}`);
-    const offset = count(view.items[1], `storage view offset of '${key}'`);
-    return new StorageRef(key, info, count(view.items[2], `storage view size of '${key}'`), offset);
+    if (!(view instanceof PyTuple) || view.items.length !== 3) damaged(`storage view of '${printable(key)}' is ${describe(view)}`);
+    const offset = count(view.items[1], `storage view offset of '${printable(key)}'`);
+    return new StorageRef(key, info, count(view.items[2], `storage view size of '${printable(key)}'`), offset);
   };
   return { load, roots };
 }
@@ -177,10 +177,10 @@ function materialise(name: string, t: TensorRef, data: Uint8Array, budget: Budge
   const available = Math.floor(data.length / info.size);
   // Only overlapping views (an expanded tensor, stride 0) have more elements than their storage.
   if (numel > Math.max(available, OVERLAP_ELEMENTS)) {
-    throw new PthError(`tensor '${name}' has ${numel} elements [${shape}] from a storage of ${available}: too large to load`);
+    throw new PthError(`tensor '${printable(name)}' has ${numel} elements [${shape}] from a storage of ${available}: too large to load`);
   }
   if (numel > budget.elements) {
-    throw new PthError(`tensor '${name}' has ${numel} elements [${shape}], more than the file's size allows (${budget.elements} left): damaged file`);
+    throw new PthError(`tensor '${printable(name)}' has ${numel} elements [${shape}], more than the file's size allows (${budget.elements} left): damaged file`);
   }
   budget.elements -= numel;
   const out = new Float32Array(numel);
@@ -189,7 +189,7 @@ function materialise(name: string, t: TensorRef, data: Uint8Array, budget: Budge
   let last = base;
   shape.forEach((s, k) => (last += (s - 1) * stride[k]));
   if (last >= available) {
-    throw new PthError(`tensor '${name}' reads element ${last} of storage '${key}', which holds ${available} (${data.length} bytes): damaged or truncated file`);
+    throw new PthError(`tensor '${printable(name)}' reads element ${last} of storage '${printable(key)}', which holds ${available} (${data.length} bytes): damaged or truncated file`);
   }
   const view = new DataView(data.buffer, data.byteOffset, data.byteLength);
   const { read, size } = info;
@@ -248,7 +248,7 @@ function readZip(bytes: Uint8Array): Loaded {
   const { value } = unpickle(files.get(pkl)!, 0, { globals: GLOBALS, persistentLoad: load, source: 'data.pkl' });
   const data = (s: StorageRef): Uint8Array => {
     const d = files.get(`${prefix}data/${s.key}`);
-    if (!d) damaged(`storage '${s.key}' is missing from the archive (${prefix}data/${s.key})`);
+    if (!d) damaged(`storage '${printable(s.key)}' is missing from the archive (${printable(prefix + 'data/' + s.key)})`);
     return d;
   };
   return { root: value, data };
@@ -274,19 +274,19 @@ function readLegacy(bytes: Uint8Array): Loaded {
   for (const key of keys.value) {
     if (typeof key !== 'string') damaged(`a storage key is ${describe(key)}`);
     const root = roots.get(key);
-    if (!root) damaged(`storage '${key}' is listed but no tensor uses it`);
+    if (!root) damaged(`storage '${printable(key)}' is listed but no tensor uses it`);
     const truncated = (what: string) =>
-      new PthError(`truncated (file ends at byte ${bytes.length} while reading ${what} of storage '${key}' at byte ${pos})`);
+      new PthError(`truncated (file ends at byte ${bytes.length} while reading ${what} of storage '${printable(key)}' at byte ${pos})`);
     if (pos + 8 > bytes.length) throw truncated('the element count');
     const n = view.getBigInt64(pos, true);
-    if (n < 0n || n > BigInt(MAX_ELEMENTS)) damaged(`storage '${key}' claims ${n} elements`);
+    if (n < 0n || n > BigInt(MAX_ELEMENTS)) damaged(`storage '${printable(key)}' claims ${n} elements`);
     pos += 8;
     const len = Number(n) * root.info.size;
     if (pos + len > bytes.length) throw truncated(`the ${len} data bytes`);
     blobs.set(key, bytes.subarray(pos, pos + len));
     pos += len;
   }
-  const data = (s: StorageRef): Uint8Array => blobs.get(s.key) ?? damaged(`storage '${s.key}' is not in the file`);
+  const data = (s: StorageRef): Uint8Array => blobs.get(s.key) ?? damaged(`storage '${printable(s.key)}' is not in the file`);
   return { root: main.value, data };
 }
 
@@ -326,8 +326,8 @@ function findStateDict(root: PyValue): PyDict {
     if (isTensorDict(v)) return v;
   }
   const [bad, v] = [...root.map.entries()].find(([, x]) => !(x instanceof TensorRef)) as [PyValue, PyValue];
-  const keys = [...root.map.keys()].slice(0, 8).map((k) => String(k)).join(', ');
-  throw new PthError(`the file's dict is not a state dict: '${String(bad)}' is ${describe(v)}, not a tensor (keys: ${keys}); save model.state_dict()`);
+  const keys = printable([...root.map.keys()].slice(0, 8).map((k) => String(k)).join(', '));
+  throw new PthError(`the file's dict is not a state dict: '${printable(String(bad))}' is ${describe(v)}, not a tensor (keys: ${keys}); save model.state_dict()`);
 }
 
 /** Read a `.pth` state dict (either format); keys in file order. Throws PthError on anything else. */

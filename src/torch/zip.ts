@@ -12,7 +12,7 @@
  */
 import { inflateSync } from 'fflate';
 import { crc32 } from './crc32';
-import { PthError } from './pickle';
+import { printable, PthError } from './pickle';
 
 const EOCD = 0x06054b50;
 const EOCD64 = 0x06064b50;
@@ -88,9 +88,10 @@ function readEntries(bytes: Uint8Array, v: DataView): { entries: Entry[]; dirOff
     const commentLen = v.getUint16(p + 32, true);
     if (p + 46 + nameLen + extraLen + commentLen > stop) bad(`central directory entry ${i} runs past the directory`);
     const name = new TextDecoder('latin1').decode(bytes.subarray(p + 46, p + 46 + nameLen));
-    if (flags & 1) bad(`entry '${name}' is encrypted`);
-    if (method !== 0 && method !== 8) bad(`entry '${name}' uses compression method ${method}`);
-    if (names.has(name)) bad(`entry '${name}' appears twice`);
+    const shown = printable(name);
+    if (flags & 1) bad(`entry '${shown}' is encrypted`);
+    if (method !== 0 && method !== 8) bad(`entry '${shown}' uses compression method ${method}`);
+    if (names.has(name)) bad(`entry '${shown}' appears twice`);
     names.add(name);
     let compressedSize = v.getUint32(p + 20, true);
     let size = v.getUint32(p + 24, true);
@@ -107,8 +108,8 @@ function readEntries(bytes: Uint8Array, v: DataView): { entries: Entry[]; dirOff
         if (id === 1) {
           let q = x + 4;
           const next = (what: string): number => {
-            if (q + 8 > x + 4 + len) bad(`entry '${name}' has a short zip64 field`);
-            const val = u64(v, q, `entry '${name}' ${what}`);
+            if (q + 8 > x + 4 + len) bad(`entry '${shown}' has a short zip64 field`);
+            const val = u64(v, q, `entry '${shown}' ${what}`);
             q += 8;
             return val;
           };
@@ -120,7 +121,7 @@ function readEntries(bytes: Uint8Array, v: DataView): { entries: Entry[]; dirOff
         }
         x += 4 + len;
       }
-      if (!found) bad(`entry '${name}' needs a zip64 field and has none`);
+      if (!found) bad(`entry '${shown}' needs a zip64 field and has none`);
     }
     entries.push({ name, method, crc: v.getUint32(p + 16, true), compressedSize, size, localOffset });
     p += 46 + nameLen + extraLen + commentLen;
@@ -132,38 +133,38 @@ function readEntries(bytes: Uint8Array, v: DataView): { entries: Entry[]; dirOff
 /** The bytes of one entry, checked: local header, sizes, inflation, CRC-32. */
 function entryData(bytes: Uint8Array, v: DataView, e: Entry, dirOffset: number, budget: { inflated: number }): Uint8Array {
   const p = e.localOffset;
-  if (p + 30 > dirOffset || v.getUint32(p, true) !== LOCAL) bad(`the local header of '${e.name}' (byte ${p}) is missing`);
+  if (p + 30 > dirOffset || v.getUint32(p, true) !== LOCAL) bad(`the local header of '${printable(e.name)}' (byte ${p}) is missing`);
   const nameLen = v.getUint16(p + 26, true);
   const start = p + 30 + nameLen + v.getUint16(p + 28, true);
   if (new TextDecoder('latin1').decode(bytes.subarray(p + 30, Math.min(p + 30 + nameLen, dirOffset))) !== e.name) {
-    bad(`the local header at byte ${p} does not name '${e.name}' as the directory does`);
+    bad(`the local header at byte ${p} does not name '${printable(e.name)}' as the directory does`);
   }
   const end = start + e.compressedSize;
-  if (end > dirOffset) bad(`entry '${e.name}' (${e.compressedSize} bytes at byte ${start}) runs into the central directory at byte ${dirOffset}`);
+  if (end > dirOffset) bad(`entry '${printable(e.name)}' (${e.compressedSize} bytes at byte ${start}) runs into the central directory at byte ${dirOffset}`);
   const raw = bytes.subarray(start, end);
   let data: Uint8Array;
   if (e.method === 0) {
-    if (e.size !== e.compressedSize) bad(`stored entry '${e.name}' declares ${e.size} bytes but holds ${e.compressedSize}`);
+    if (e.size !== e.compressedSize) bad(`stored entry '${printable(e.name)}' declares ${e.size} bytes but holds ${e.compressedSize}`);
     data = raw;
   } else {
-    if (e.size > e.compressedSize * DEFLATE_MAX_RATIO + 1024) bad(`entry '${e.name}' declares ${e.size} bytes from ${e.compressedSize} deflated: impossible`);
+    if (e.size > e.compressedSize * DEFLATE_MAX_RATIO + 1024) bad(`entry '${printable(e.name)}' declares ${e.size} bytes from ${e.compressedSize} deflated: impossible`);
     budget.inflated += e.size;
     if (budget.inflated > MAX_INFLATED_BYTES) {
-      throw new PthError(`refuses to inflate ${budget.inflated} bytes (more than ${MAX_INFLATED_BYTES}): zip entry '${e.name}' is too large`);
+      throw new PthError(`refuses to inflate ${budget.inflated} bytes (more than ${MAX_INFLATED_BYTES}): zip entry '${printable(e.name)}' is too large`);
     }
     const out = new Uint8Array(e.size);
     let n: number;
     try {
       n = inflateSync(raw, { out }).length;
     } catch (err) {
-      bad(`entry '${e.name}' does not inflate (${(err as Error).message})`);
+      bad(`entry '${printable(e.name)}' does not inflate (${(err as Error).message})`);
     }
-    if (n !== e.size) bad(`entry '${e.name}' inflates to ${n} bytes, not the ${e.size} its header declares`);
+    if (n !== e.size) bad(`entry '${printable(e.name)}' inflates to ${n} bytes, not the ${e.size} its header declares`);
     data = out;
   }
   const crc = crc32(data);
   if (crc !== e.crc) {
-    bad(`entry '${e.name}' fails its CRC-32 check (${hex(crc)}, the archive says ${hex(e.crc)}): the file was altered or corrupted after it was written`);
+    bad(`entry '${printable(e.name)}' fails its CRC-32 check (${hex(crc)}, the archive says ${hex(e.crc)}): the file was altered or corrupted after it was written`);
   }
   return data;
 }

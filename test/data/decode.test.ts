@@ -132,9 +132,9 @@ test('undecodable photos reject with one ImageError line; damaged BMP/Netpbm hea
   }
   // A BMP cut inside its header read past the end of the buffer (RangeError) before the bounds checks.
   await assert.rejects(decodeImage(Buffer.from('424d3600000000000000360000002800000040000000400000000100', 'hex')), (e: unknown) => isImageError(e) && /bad BMP\/PNM file/.test((e as Error).message));
-  // A PGM declaring 16000x16000 pixels in a 30-byte file: refused as truncated, with no 256 MB buffer made first.
+  // A PGM declaring 12000x12000 pixels in a 30-byte file: refused as truncated, with no 288 MB buffer made first.
   const rss = process.resourceUsage().maxRSS;
-  await assert.rejects(decodeImage(Buffer.from('P5\n16000 16000\n255\n\x00\x01\x02')), (e: unknown) => isImageError(e) && /truncated/.test((e as Error).message));
+  await assert.rejects(decodeImage(Buffer.from('P5\n12000 12000\n255\n\x00\x01\x02')), (e: unknown) => isImageError(e) && /truncated/.test((e as Error).message));
   assert.ok(process.resourceUsage().maxRSS - rss < 100 * 1024, 'peak RSS rose by more than 100 MB');
   // Over PIL's decompression-bomb limit: refused by the header alone.
   await assert.rejects(decodeImage(Buffer.from('P5\n20000 20000\n255\n')), (e: unknown) => isImageError(e) && /header values/.test((e as Error).message));
