@@ -164,11 +164,16 @@ export function notebookState(page: Page): Promise<NotebookState> {
 }
 
 /** Wait until every plotly output is drawn or shown as its static copy (plotly.js loads asynchronously). */
-export async function waitForCharts(page: Page, allowStatic: boolean, timeoutMs = 30000): Promise<void> {
+export async function waitForCharts(page: Page, allowStatic: boolean, timeoutMs = 90000): Promise<void> {
   const t0 = Date.now();
   for (;;) {
     const s = await notebookState(page);
-    const pending = s.cells.filter((c) => c.outputs.filter((o) => o.plotly).length > c.drawn + (allowStatic ? c.staticCharts : 0));
+    // Charts not drawn yet, or pictures not loaded yet (a busy machine renders a reopened notebook slowly).
+    const pending = s.cells.filter(
+      (c) =>
+        c.outputs.filter((o) => o.plotly).length > c.drawn + (allowStatic ? c.staticCharts : 0) ||
+        c.outputs.reduce((n, o) => n + o.pictures, 0) > c.pictures,
+    );
     if (pending.length === 0 || Date.now() - t0 > timeoutMs) return;
     await page.waitForTimeout(500);
   }
