@@ -62,7 +62,10 @@ export function checkManifest(groups: unknown, file: string, what: string): Mani
       if (seen.has(w.name)) fail(`lists ${w.name} twice`);
       seen.add(w.name);
       if (!Array.isArray(w.shape) || !w.shape.every((s) => isCount(s, 0, 2 ** 31))) fail(`gives ${w.name} the shape ${JSON.stringify(w.shape)}`);
-      if (w.dtype !== 'float32' || w.quantization !== undefined) fail(`gives ${w.name} the dtype ${JSON.stringify(w.dtype)}${w.quantization ? ' (quantized)' : ''}, not float32`);
+      // float32 weights; the optimizer state (RUN/last) also holds an int32 (Adam's step count).
+      if ((w.dtype !== 'float32' && w.dtype !== 'int32') || w.quantization !== undefined) {
+        fail(`gives ${w.name} the dtype ${JSON.stringify(w.dtype)}${w.quantization ? ' (quantized)' : ''}, not float32 or int32`);
+      }
     }
     if (g.sha256 !== undefined) {
       const ok = Array.isArray(g.sha256) && g.sha256.length === g.paths.length && g.sha256.every((h) => typeof h === 'string' && /^[0-9a-f]{64}$/.test(h));
