@@ -6,7 +6,7 @@
 // other flags. `npm start -- --seed 1` picks another seed (weights, shuffling, crops, dropout).
 //
 // What differs from the notes, and why (measured on the bundled sample, docs/results/start-*.txt):
-// - 64 px instead of 224, 20 epochs instead of 30: a 2-core CPU trains about 50 photos/s at 64 px and
+// - 64 px instead of 224, 15 epochs instead of 30: a 2-core CPU trains about 25 photos/s at 64 px (validation included) and
 //   about 5 at 224.
 // - --init kaiming: the notes call no init, so PyTorch's defaults apply; with them the signal fades
 //   through GoogLeNet's 20-odd layers and the model sits at chance (val accuracy 0.20) for its first
@@ -28,7 +28,7 @@ function usage(msg) {
   process.stderr.write(`npm start: ${msg}\nusage: npm start [-- [--seed N] [--epochs N] [--out DIR]]\n`);
   process.exit(2);
 }
-const opts = { seed: '0', epochs: process.env.GOOGLENET_START_EPOCHS || '20', out: '' };
+const opts = { seed: '0', epochs: process.env.GOOGLENET_START_EPOCHS || '15', out: '' };
 const argv = process.argv.slice(2);
 for (let i = 0; i < argv.length; i++) {
   const key = argv[i].replace(/^--/, '');
