@@ -129,6 +129,8 @@ export async function openNotebook(page: Page, url: string | null, rel: string, 
   if (url) await page.goto(url, { timeout: timeoutMs, waitUntil: 'domcontentloaded' });
   else await page.evaluate(`window.jupyterapp.commands.execute('docmanager:open', { path: ${JSON.stringify(rel)} }).then(() => true)`);
   await page.waitForFunction(READY(rel, kernel), null, { timeout: timeoutMs, polling: 250 });
+  // Its tab in front: a notebook opened beside another may stay behind it, and a hidden tab shows no picture.
+  await page.evaluate('window.jupyterapp.shell.activateById(window.__gn.panel.id)');
   await page.evaluate(HOOK);
 }
 
