@@ -35,7 +35,7 @@ interface BackpropInputAttrs extends ConvGradAttrs {
   inputShape: [number, number, number, number];
 }
 
-interface BackpropFilterAttrs extends ConvGradAttrs {
+export interface BackpropFilterAttrs extends ConvGradAttrs {
   filterShape: [number, number, number, number];
 }
 
@@ -88,12 +88,18 @@ export function conv2DBackpropInput(args: KernelArgs): Info {
 /** Pixels per packed slice of the im2col matrix (x's patches, packed as [m/4][KC][4]): ~1 MB at m = 576. */
 const KC = 512;
 
-export function conv2DBackpropFilter(args: KernelArgs): Info {
+/** Conv2DBackpropFilter's inputs and geometry (NHWC only), for this kernel and the stock one. */
+export function filterGradGeometry(args: KernelArgs): { backend: BackendWasm; x: Info; dy: Info; info: tf.backend_util.Conv2DInfo } {
   const backend = args.backend as unknown as BackendWasm;
   const { x, dy } = args.inputs as { x: Info; dy: Info };
   const { strides, pad, dataFormat, dimRoundingMode, filterShape } = args.attrs as unknown as BackpropFilterAttrs;
   if (dataFormat === 'NCHW') throw new Error('Conv2DBackpropFilter on wasm supports NHWC only');
   const info = tf.backend_util.computeConv2DInfo(x.shape as [number, number, number, number], filterShape, strides, 1, pad, dimRoundingMode);
+  return { backend, x, dy, info };
+}
+
+export function conv2DBackpropFilter(args: KernelArgs): Info {
+  const { backend, x, dy, info } = filterGradGeometry(args);
   return simdFilterGrad(backend, x, dy, info);
 }
 

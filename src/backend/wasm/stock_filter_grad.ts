@@ -8,31 +8,19 @@
  * P^T (the transposed im2col matrix of x) is written by a JavaScript loop a chunk of pixels at a time,
  * and each chunk's product runs on the backend's BatchMatMul (XNNPACK), summed into dW.
  */
-import * as tf from '../../tf';
-import { BackendWasm, Info, KernelArgs, dispose, f32, run, view } from './common';
+import { Info, KernelArgs, dispose, f32, run, view } from './common';
+import { filterGradGeometry } from './conv_backprop';
 
 /** Floats of P^T per chunk (16 MB). */
 const CHUNK = 1 << 22;
 
-interface Attrs {
-  strides: [number, number] | number;
-  pad: 'valid' | 'same' | number | tf.backend_util.ExplicitPadding;
-  dataFormat: 'NHWC' | 'NCHW';
-  dimRoundingMode?: 'floor' | 'round' | 'ceil';
-  filterShape: [number, number, number, number];
-}
-
 export function stockConv2DBackpropFilter(args: KernelArgs): Info {
-  const backend = args.backend as unknown as BackendWasm;
-  const { x, dy } = args.inputs as { x: Info; dy: Info };
-  const { strides, pad, dataFormat, dimRoundingMode, filterShape } = args.attrs as unknown as Attrs;
-  if (dataFormat === 'NCHW') throw new Error('Conv2DBackpropFilter on wasm supports NHWC only');
-  const g = tf.backend_util.computeConv2DInfo(x.shape as [number, number, number, number], filterShape, strides, 1, pad, dimRoundingMode);
+  const { backend, x, dy, info: g } = filterGradGeometry(args);
   const { inHeight: h, inWidth: w, inChannels: ci, outHeight: oh, outWidth: ow, outChannels: co } = g;
   const { filterHeight: kh, filterWidth: kw, strideHeight: sh, strideWidth: sw } = g;
   const rows = kh * kw * ci;
   const pixels = g.batchSize * oh * ow;
-  const out = backend.makeOutput(filterShape.slice(), 'float32');
+  const out = backend.makeOutput([kh, kw, ci, co], 'float32');
   f32(backend, out).fill(0);
   const step = Math.max(1, Math.floor(CHUNK / Math.max(1, rows)));
   for (let p0 = 0; p0 < pixels; p0 += step) {
