@@ -20,6 +20,13 @@
 //    lessons' TrainingCharts: training stops after its step and saves its last state) listens for it
 //    itself; while such a listener exists, we give the running cell up to INTERRUPT_GRACE_MS to end on
 //    its own before letting tslab abandon it, so "idle" means the work really stopped.
+// 5. That stop needs SIGINT to reach those listeners, and Node can lose it: tslab runs a cell's code with
+//    vm.runInThisContext({ breakOnSigint: true }). While it runs, Node's SIGINT watchdog holds the signal;
+//    when it ends, Node sets SIGINT's handler back to "exit", and only re-registers the listeners' own
+//    handler when the listener count rises from zero. A cell that adds a listener during its synchronous
+//    part (new TrainingCharts() before its first await) leaves the count above zero, so the next SIGINT,
+//    the stop button, killed the kernel ("restarting kernel"). After every such run the listeners are
+//    removed and added back, which re-registers the handler.
 'use strict';
 const path = require('path');
 
@@ -44,8 +51,26 @@ patchWatchTimers(ts.sys);
 const { startKernel } = require(path.join(tslabDir, 'dist', 'main.js'));
 require(require.resolve('tsx/cjs', { paths: [root] }));
 const running = countRunningCells(require(path.join(tslabDir, 'dist', 'jupyter.js')));
+keepSigintListened();
 startKernel({ configPath, enableFindLocal: false, jsKernel: false, globalVersion: '' });
 deferInterrupt(running);
+
+/** Re-register SIGINT's handler after each breakOnSigint run (point 5 above). */
+function keepSigintListened() {
+  const vm = require('vm');
+  const run = vm.runInThisContext;
+  vm.runInThisContext = function runInThisContext(code, options) {
+    try {
+      return run.call(this, code, options);
+    } finally {
+      if (options && options.breakOnSigint) {
+        const listeners = process.rawListeners('SIGINT');
+        process.removeAllListeners('SIGINT');
+        for (const l of listeners) process.on('SIGINT', l);
+      }
+    }
+  };
+}
 
 /** Wrap tslab's cell execution to count the cells running now (one at most: tslab queues them). */
 function countRunningCells(jupyter) {

@@ -151,6 +151,11 @@ export class GoogLeNet extends Module {
   }
 }
 
+/**
+ * The notes' `GoogLeNet(num_classes=5, aux_logits=True, init_weights=...)`: the whole network, built
+ * from `config` over DEFAULT_CONFIG (course variant, 5 classes, aux heads on). Input N x H x W x 3 (NHWC);
+ * `forward` returns the logits and, in training with auxLogits, aux1's and aux2's.
+ */
 export function createGoogLeNet(config: Partial<GoogLeNetConfig> = {}): GoogLeNet {
   return new GoogLeNet({ ...DEFAULT_CONFIG, ...config });
 }

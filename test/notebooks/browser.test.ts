@@ -7,10 +7,10 @@
  * src/notebook/plot.ts), every picture shown; in lesson 08 the live chart redrawn in place while the
  * training cell runs. Then save and reload (the server signed it: trusted, charts interactive again),
  * and open an untrusted copy (no errors; each chart drawn or its static SVG shown). Also the kernel's
- * name and language. Screenshots go to test-artifacts/. (Not here yet: Lab's stop button during
- * lesson 08's training, and tab completion: a first test of both did not pass; Notebook 7, whose page
- * threw "Cannot read properties of undefined (reading 'schema')" and "Command 'filebrowser:open-path'
- * not registered" under this test; see issue 15's notes.)
+ * name and language. Lessons 01 and 08 the same way in Notebook 7 (its page's own errors on an empty
+ * notebook are not the lessons'). Lab's stop button during a long training run in lesson 08: the cell ends
+ * within seconds with the interruption's message, the run folder resumes, the model still predicts. Tab
+ * completion and Shift+Tab documentation on an import from src. Screenshots go to test-artifacts/.
  * Needs: npm run setup:jupyter, Debian's chromium. Not the internet.
  */
 import { after, before, test } from 'node:test';
@@ -21,7 +21,8 @@ import type { Browser, Page } from 'playwright-core';
 import { jupyterEnv, listNotebooks } from './jupyter';
 import { ARTIFACTS, LabServer, launchChromium, startLab } from './lab';
 import {
-  CellState, NotebookState, notebookState, openNotebook, reload, runAll, save, shutdownKernel, waitForCharts,
+  appendAndRun, appendAndStart, appendForEditing, CellState, cellSource, cellDone, cellOutputs, cellOutputsInclude, NotebookState, notebookState, openNotebook, reload, runAll, save,
+  shutdownKernel, waitForCharts,
 } from './lab_page';
 
 /** Quick mode keeps a notebook well under a minute; this catches one gone badly slow (GOOGLENET_BROWSER_TIMEOUT_S on a busy machine). */
@@ -115,6 +116,28 @@ type Ui = 'lab' | 'notebook7';
 /** The page that opens `rel`: JupyterLab's (with a fresh workspace) or Notebook 7's. */
 const pageUrl = (ui: Ui, rel: string) => lab.url(ui === 'lab' ? `/lab/tree/${rel}?reset` : `/notebooks/${rel}`);
 
+let notebook7Baseline: string[] | null = null;
+/**
+ * What Notebook 7's page logs by itself on an empty notebook with no kernel: its own errors, not the
+ * lessons' (7.6.5 throws "Cannot read properties of undefined (reading 'schema')" from its shortcuts
+ * plugin once the notebook panel's settings load). A lesson's page is checked for anything else.
+ */
+async function notebook7OwnErrors(): Promise<string[]> {
+  if (notebook7Baseline) return notebook7Baseline;
+  const rel = 'empty.ipynb';
+  fs.writeFileSync(path.join(lab.dir, rel), JSON.stringify({ cells: [], metadata: {}, nbformat: 4, nbformat_minor: 5 }));
+  const { page, errors } = await newPage();
+  try {
+    await openNotebook(page, pageUrl('notebook7', rel), rel, false);
+    await page.waitForTimeout(3000);
+  } finally {
+    await page.close();
+  }
+  notebook7Baseline = [...new Set(errors)];
+  console.log(`# Notebook 7's own page errors on an empty notebook, not counted against the lessons: ${notebook7Baseline.join(' | ') || 'none'}`);
+  return notebook7Baseline;
+}
+
 async function runInBrowser(ui: Ui, nb: string): Promise<void> {
   const rel = nb; // the served folder holds notebooks/ as the repository does
   const { page, errors } = await newPage();
@@ -164,7 +187,8 @@ async function runInBrowser(ui: Ui, nb: string): Promise<void> {
     await screenshot(page, `${ui}-${slug(nb)}-untrusted.png`);
     assert.deepEqual(problems(untrusted, { ran: true, allowStatic: true }), [], `${nb}, untrusted copy`);
     // Checked before the kernels are shut down: the page's polling of a kernel just shut down can 404.
-    const seen = [...errors];
+    const own = ui === 'notebook7' ? await notebook7OwnErrors() : [];
+    const seen = errors.filter((e) => !own.includes(e));
     await page.evaluate('window.jupyterapp.serviceManager.sessions.shutdownAll()');
     assert.deepEqual(seen, [], `${nb}: errors in the page`);
     console.log(`# ${ui} ${nb}: ran in ${seconds.toFixed(1)} s; ${count(run, (c) => c.drawn)} charts drawn, ${count(run, (c) => c.pictures)} pictures; untrusted: ${count(untrusted, (c) => c.drawn)} drawn, ${count(untrusted, (c) => c.staticCharts)} static`);
@@ -182,3 +206,110 @@ for (const nb of notebooks) {
   test(`JupyterLab: ${nb} runs, its charts are interactive, saved/reloaded/untrusted copies show them`, { timeout: RUN_TIMEOUT_MS + 180_000 }, () => runInBrowser('lab', nb));
 }
 
+/** Notebook 7 (one notebook per page, its own shell): the first lesson and the training lesson. */
+const NOTEBOOK7 = ['01-setup-and-backends.ipynb', TRAINING];
+for (const name of NOTEBOOK7) {
+  const nb = notebooks.find((n) => path.basename(n) === name);
+  test(`Notebook 7: ${name} runs, its charts are interactive, saved/reloaded/untrusted copies show them`, { timeout: RUN_TIMEOUT_MS + 180_000 }, () => {
+    assert.ok(nb, `${name} is not among the notebooks`);
+    return runInBrowser('notebook7', nb);
+  });
+}
+
+
+/** A model and a run folder for a training run far longer than the test waits: only the stop button ends it. */
+const BEFORE_STOP = `const STOP_RUN = RUN + '-stop';
+fs.rmSync(STOP_RUN, { recursive: true, force: true });
+const stopModel = createGoogLeNet({ variant: 'course', numClasses: classNames.length, auxLogits: true, seed: 1 });`;
+/** (A cell that throws keeps none of its declarations in tslab: what the next cell needs is declared above.) */
+const LONG_TRAINING = `const stopCharts = new TrainingCharts({ label: 'press stop' });
+await trainModel({
+  model: stopModel, config: { ...config, epochs: 500 }, classNames: classNames, normalization: normalization, outDir: STOP_RUN,
+  train: fromDataLoader(trainLoader), val: fromDataLoader(valLoader), callbacks: stopCharts.callbacks(),
+});
+stopCharts.finish();`;
+/** After the stop: the run folder resumes, and the model in memory still predicts. */
+const AFTER_STOP = `const afterStop = await loadResumeState(STOP_RUN);
+const probs = tf.tidy(() => tf.softmax(stopModel.predictLogits(tf.zeros([1, SIZE, SIZE, 3]) as tf.Tensor4D)).arraySync() as number[][]);
+check(\`the run folder resumes at epoch \${afterStop.startEpoch + 1}, with Adam's state (\${afterStop.optimizerState.length} tensors)\`, afterStop.optimizerState.length > 0);
+checkClose('the model still predicts: probabilities sum to 1', probs[0].reduce((a, b) => a + b, 0), 1, 1e-4);
+tf.dispose(afterStop.optimizerState.map((s) => s.tensor));
+afterStop.model.dispose();
+stopModel.dispose();`;
+/** The stop button's longest acceptable wait: one training step (quick mode: batch 8 at 64 px) and a save. */
+const STOP_WITHIN_MS = 20_000;
+
+test(`JupyterLab: the stop button ends lesson 08's training within ${STOP_WITHIN_MS / 1000} s and leaves the run usable`, { timeout: RUN_TIMEOUT_MS + 180_000 }, async () => {
+  const nb = notebooks.find((n) => path.basename(n) === TRAINING)!;
+  const { page, errors } = await newPage();
+  try {
+    await openNotebook(page, pageUrl('lab', nb), nb);
+    await runAll(page, RUN_TIMEOUT_MS);
+    await appendAndRun(page, BEFORE_STOP, 60_000);
+    const cell = await appendAndStart(page, LONG_TRAINING);
+    // Training is under way once the live chart's title shows its second step.
+    await page.waitForFunction(cellOutputsInclude(cell, 'step 2/'), null, { timeout: 120_000, polling: 250 });
+    const t0 = Date.now();
+    await page.click('.jp-NotebookPanel-toolbar [data-jp-item-name="interrupt"]');
+    await page.waitForFunction(cellDone(cell), null, { timeout: STOP_WITHIN_MS, polling: 100 }).catch((e: Error) => {
+      throw new Error(`${e.message.split('\n')[0]}; the server's log ends: ${lab.log().slice(-800)}`);
+    });
+    const seconds = (Date.now() - t0) / 1000;
+    const outputs = await cellOutputs(page, cell);
+    // tslab shows a cell's exception on its stderr stream.
+    const said = outputs.map((o) => `${o.evalue ?? ''}${[].concat((o.text ?? []) as never).join('')}`).join('\n');
+    assert.match(said, /training interrupted at epoch [\d.]+ \(the stop button\)/, `the cell ended without the interruption's message: ${JSON.stringify(outputs).slice(0, 600)}`);
+    // Nothing keeps training in the background: the chart stays as it was when the cell ended.
+    const before = JSON.stringify(await cellOutputs(page, cell));
+    await page.waitForTimeout(3000);
+    assert.equal(JSON.stringify(await cellOutputs(page, cell)), before, 'the training cell\'s outputs changed after it ended');
+    const next = await appendAndRun(page, AFTER_STOP, 60_000);
+    const after = await cellOutputs(page, next);
+    assert.ok(after.every((o) => o.output_type !== 'error' && o.name !== 'stderr'), `after the stop: ${JSON.stringify(after).slice(0, 600)}`);
+    assert.ok(!JSON.stringify(after).includes('✗'), `after the stop, a check failed: ${JSON.stringify(after).slice(0, 600)}`);
+    await page.screenshot({ path: path.join(ARTIFACTS, 'lab-stop-button.png') });
+    assert.deepEqual(errors, [], 'errors in the page');
+    console.log(`# stop button: the training cell ended ${seconds.toFixed(1)} s after the click`);
+    await page.evaluate('window.jupyterapp.serviceManager.sessions.shutdownAll()');
+  } finally {
+    await page.close();
+  }
+});
+
+test('JupyterLab: tab completion and hover documentation on an import from src', { timeout: 180_000 }, async () => {
+  // A notebook of one cell on the project's kernel, as a learner's own would start.
+  const lesson = JSON.parse(fs.readFileSync(path.join(lab.dir, notebooks[0]), 'utf8')) as { metadata: unknown };
+  const rel = 'notebooks/completion.ipynb';
+  const cell = (source: string) => ({ cell_type: 'code', execution_count: null, metadata: {}, outputs: [], source });
+  fs.writeFileSync(path.join(lab.dir, rel), JSON.stringify({ cells: [cell("import { createGoogLeNet } from './src/model/googlenet';")], metadata: lesson.metadata, nbformat: 4, nbformat_minor: 5 }));
+  const { page, errors } = await newPage();
+  try {
+    await openNotebook(page, pageUrl('lab', rel), rel);
+    await runAll(page, 120_000);
+    // Tab after "createGoo": the completer lists createGoogLeNet; Enter takes it.
+    const completerShows = (name: string) => `Array.from(document.querySelectorAll('.jp-Completer')).some((e) => !e.classList.contains('lm-mod-hidden') && e.textContent.includes(${JSON.stringify(name)}))`;
+    const typed = await appendForEditing(page, 'const net = createGoo');
+    await page.keyboard.press('Tab');
+    await page.waitForFunction(completerShows('createGoogLeNet'), null, { timeout: 60_000, polling: 250 });
+    await page.keyboard.press('Enter');
+    await page.waitForFunction(`window.__gn.panel.content.widgets[${typed}].model.sharedModel.getSource() === 'const net = createGoogLeNet'`, null, { timeout: 10_000, polling: 100 })
+      .catch(async () => assert.fail(`Enter did not take the completion: the cell holds '${await cellSource(page, typed)}'`));
+    // A member of the model: predictLogits among the completions after "net.pre".
+    await appendForEditing(page, 'createGoogLeNet({ numClasses: 5 }).pre');
+    await page.keyboard.press('Tab');
+    await page.waitForFunction(completerShows('predictLogits'), null, { timeout: 60_000, polling: 250 });
+    await page.keyboard.press('Escape');
+    // Shift+Tab (contextual help) on the name: the signature and the doc comment from src/model/googlenet.ts.
+    await appendForEditing(page, 'createGoogLeNet');
+    await page.keyboard.press('Shift+Tab');
+    await page.waitForFunction("Array.from(document.querySelectorAll('.jp-Tooltip')).some((e) => e.textContent.includes('GoogLeNet(num_classes=5'))", null, { timeout: 60_000, polling: 250 })
+      .catch(async () => assert.fail(`no tooltip with createGoogLeNet's documentation; tooltips: ${JSON.stringify(await page.evaluate("Array.from(document.querySelectorAll('.jp-Tooltip')).map((e) => e.textContent.slice(0, 200))"))}`));
+    const tooltip = (await page.evaluate("document.querySelector('.jp-Tooltip').textContent")) as string;
+    assert.match(tooltip, /function createGoogLeNet\(config\?: Partial<GoogLeNetConfig>\): GoogLeNet/);
+    await page.screenshot({ path: path.join(ARTIFACTS, 'lab-tooltip.png') });
+    assert.deepEqual(errors, [], 'errors in the page');
+    await page.evaluate('window.jupyterapp.serviceManager.sessions.shutdownAll()');
+  } finally {
+    await page.close();
+  }
+});

@@ -227,6 +227,28 @@ export function cellDone(index: number): string {
   })()`;
 }
 
+/** Append a code cell holding `source` at the end and start it without waiting; returns its index. */
+export async function appendAndStart(page: Page, source: string): Promise<number> {
+  return (await page.evaluate(`(async () => {
+    const app = window.jupyterapp, w = window.__gn.panel;
+    w.content.activeCellIndex = w.content.widgets.length - 1;
+    await app.commands.execute('notebook:insert-cell-below');
+    w.content.activeCell.model.sharedModel.setSource(${JSON.stringify(source)});
+    void app.commands.execute('notebook:run-cell');
+    return w.content.activeCellIndex;
+  })()`)) as number;
+}
+
+/** Whether the outputs of cell `index`, as nbformat JSON, contain `text`. */
+export function cellOutputsInclude(index: number, text: string): string {
+  return `JSON.stringify(window.__gn.panel.content.widgets[${index}].model.outputs.toJSON()).includes(${JSON.stringify(text)})`;
+}
+
+/** The outputs of cell `index` as nbformat JSON. */
+export function cellOutputs(page: Page, index: number): Promise<{ output_type: string; ename?: string; evalue?: string; name?: string; text?: string | string[] }[]> {
+  return page.evaluate(`window.__gn.panel.content.widgets[${index}].model.outputs.toJSON()`) as Promise<{ output_type: string; ename?: string; evalue?: string }[]>;
+}
+
 /** Append a code cell holding `source` at the end and run it; returns its index once it has run. */
 export async function appendAndRun(page: Page, source: string, timeoutMs: number): Promise<number> {
   const index = (await page.evaluate(`(async () => {
