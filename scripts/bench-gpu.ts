@@ -337,7 +337,9 @@ async function orchestrate(a: Args): Promise<void> {
     const timeoutS = Math.floor(Math.min(a.runTimeout, left));
     const r = await run(cmd, args, timeoutS);
     if (a.verbose && r.stderr) process.stderr.write(r.stderr);
-    const line = r.lines.pop() ?? { ...base, error: whyFailed(String(base.backend ?? ''), r, timeoutS) };
+    // A worker's own line (the PyTorch script's has no "figure") keeps what the orchestrator knows.
+    const last = r.lines.pop();
+    const line = last ? { ...base, ...last } : { ...base, error: whyFailed(String(base.backend ?? ''), r, timeoutS) };
     emit(line);
     return line;
   };
@@ -381,8 +383,7 @@ async function orchestrate(a: Args): Promise<void> {
         else if (device === 'cuda' && !torch.cuda) emit({ ...base, error: `torch ${torch.version} (${torch.python}) sees no CUDA device: torch.cuda.is_available() is False` });
         else {
           const args = [path.join(ROOT, 'scripts', 'bench-gpu-torch.py'), '--device', device, '--image-size', String(a.imageSize), '--batch-size', String(batch), '--steps', String(a.steps), '--warmup', String(a.warmup), ...(amp ? ['--amp'] : [])];
-          const line = await measure(base, torch.python, args);
-          void line;
+          await measure(base, torch.python, args);
         }
       }
     }
