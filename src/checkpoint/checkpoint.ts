@@ -16,6 +16,7 @@ import { createGoogLeNet, GoogLeNet } from '../model/googlenet';
 import { removeStaleTemps, writeFileAtomic } from '../util/fs_atomic';
 import { CheckpointMetadata, classIndices } from './metadata';
 import { CheckpointError, checkManifest, checkMetadata, checkShard, ManifestGroup, otherCheckpoint, sha256 } from './verify';
+import { formatDims } from '../util/dims';
 
 export { CheckpointError } from './verify';
 
@@ -192,7 +193,7 @@ export async function loadCheckpoint(dir: string, opts: LoadOptions = {}): Promi
       const t = weights[name];
       if (!t) throw new CheckpointError(`checkpoint ${dir} lacks weight ${name}`);
       if (t.shape.join(',') !== v.shape.join(',')) {
-        throw new CheckpointError(`checkpoint ${dir}: ${name} has shape [${t.shape}], the model expects [${v.shape}]`);
+        throw new CheckpointError(`checkpoint ${dir}: ${name} has shape ${formatDims(t.shape)}, the model expects ${formatDims(v.shape)}`);
       }
       v.assign(t);
     }

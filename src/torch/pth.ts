@@ -18,6 +18,7 @@
  */
 import { GlobalHandler, PthError, PyDict, PyGlobal, PyOpaque, PyTuple, PyValue, describe, printable, unpickle } from './pickle';
 import { readZipArchive } from './zip';
+import { formatDims } from '../util/dims';
 
 export { PthError } from './pickle';
 
@@ -101,7 +102,7 @@ function rebuildTensor(args: readonly PyValue[]): TensorRef {
   if (!(storage instanceof StorageRef)) damaged(`a tensor is built from ${describe(storage)}, not a storage`);
   const shape = counts(size, 'a tensor shape');
   const strides = counts(stride, 'a tensor stride');
-  if (shape.length !== strides.length) damaged(`a tensor has shape [${shape}] but strides [${strides}]`);
+  if (shape.length !== strides.length) damaged(`a tensor has shape ${formatDims(shape)} but strides ${formatDims(strides)}`);
   return new TensorRef(storage, count(offset, 'a storage offset'), shape, strides);
 }
 
@@ -177,10 +178,10 @@ function materialise(name: string, t: TensorRef, data: Uint8Array, budget: Budge
   const available = Math.floor(data.length / info.size);
   // Only overlapping views (an expanded tensor, stride 0) have more elements than their storage.
   if (numel > Math.max(available, OVERLAP_ELEMENTS)) {
-    throw new PthError(`tensor '${printable(name)}' has ${numel} elements [${shape}] from a storage of ${available}: too large to load`);
+    throw new PthError(`tensor '${printable(name)}' has ${numel} elements ${formatDims(shape)} from a storage of ${available}: too large to load`);
   }
   if (numel > budget.elements) {
-    throw new PthError(`tensor '${printable(name)}' has ${numel} elements [${shape}], more than the file's size allows (${budget.elements} left): damaged file`);
+    throw new PthError(`tensor '${printable(name)}' has ${numel} elements ${formatDims(shape)}, more than the file's size allows (${budget.elements} left): damaged file`);
   }
   budget.elements -= numel;
   const out = new Float32Array(numel);

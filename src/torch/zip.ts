@@ -47,6 +47,10 @@ function findDirectory(bytes: Uint8Array, v: DataView): { count: number; offset:
     }
   }
   if (e < 0) throw new PthError(`truncated (file ends at byte ${bytes.length} while reading the zip archive: its central directory is missing)`);
+  // The record and its comment end the file (miniz writes nothing after them): bytes inserted into
+  // the record, or after it, would otherwise leave a record of zeros that reads as an empty archive.
+  const commentEnd = e + 22 + v.getUint16(e + 20, true);
+  if (commentEnd !== bytes.length) bad(`the end record at byte ${e} and its comment end at byte ${commentEnd}, but the file ends at byte ${bytes.length}`);
   let count = v.getUint16(e + 10, true);
   if (v.getUint16(e + 8, true) !== count) bad(`the end record counts ${v.getUint16(e + 8, true)} entries on this disk and ${count} in all`);
   let size = v.getUint32(e + 12, true);
@@ -63,8 +67,18 @@ function findDirectory(bytes: Uint8Array, v: DataView): { count: number; offset:
     end = r;
   }
   if (offset + size > end) bad(`the central directory (${size} bytes at byte ${offset}) runs past its end record at byte ${end}`);
+  if (offset + size < end && !zip64Tail(v, offset + size, e)) {
+    bad(`the central directory (${size} bytes at byte ${offset}) ends ${end - offset - size} bytes before its end record at byte ${end}`);
+  }
   if (count * 46 > size) bad(`the central directory claims ${count} entries in ${size} bytes`);
   return { count, offset, size, end };
+}
+
+/** Whether zip64's end record and locator, and only they, fill bytes `from` to the classic end record at `e` (miniz writes them always). */
+function zip64Tail(v: DataView, from: number, e: number): boolean {
+  const loc = e - 20;
+  if (loc < from + 56 || v.getUint32(loc, true) !== EOCD64_LOCATOR || v.getUint32(from, true) !== EOCD64) return false;
+  return v.getBigUint64(loc + 8, true) === BigInt(from) && v.getBigUint64(from + 4, true) === BigInt(loc - from - 12);
 }
 
 function u64(v: DataView, at: number, what: string): number {
