@@ -15,7 +15,7 @@ import * as tf from '../tf';
 import { createGoogLeNet, GoogLeNet } from '../model/googlenet';
 import { removeStaleTemps, writeFileAtomic } from '../util/fs_atomic';
 import { CheckpointMetadata, classIndices } from './metadata';
-import { CheckpointError, checkManifest, checkMetadata, checkShard, ManifestGroup, otherCheckpoint, sha256 } from './verify';
+import { CheckpointError, checkManifest, checkMetadata, checkShard, ManifestGroup, manifestDigest, otherCheckpoint, sha256 } from './verify';
 import { formatDims } from '../util/dims';
 
 export { CheckpointError } from './verify';
@@ -35,6 +35,8 @@ interface ModelJson {
   /** Extra tensors stored beside the weights (optimizer state for --resume). */
   extra?: ManifestGroup[];
   training?: Record<string, unknown>;
+  /** manifestDigest of the two manifests: a changed name or shape in model.json is refused (absent in older checkpoints). */
+  manifestSha256?: string;
 }
 
 export interface SaveOptions {
@@ -80,6 +82,7 @@ export async function saveCheckpoint(dir: string, model: GoogLeNet, metadata: Ch
     json.extra = [extra.group];
   }
   if (opts.training) json.training = opts.training;
+  json.manifestSha256 = manifestDigest(json.weightsManifest, json.extra);
   writeFileAtomic(path.join(dir, 'model.json'), JSON.stringify(json));
   // model.json now points at the new files; the rest is for people and may lag behind after a crash.
   writeFileAtomic(path.join(dir, 'metadata.json'), JSON.stringify(metadata, null, 2) + '\n');
@@ -113,6 +116,9 @@ function readModelJson(dir: string): ModelJson {
     throw new CheckpointError(`${file} is not a googlenet-ts checkpoint`);
   }
   checkMetadata(json.metadata, file);
+  if (json.manifestSha256 !== undefined && json.manifestSha256 !== manifestDigest(json.weightsManifest, json.extra)) {
+    throw new CheckpointError(`checkpoint ${dir} is damaged: the weight names, shapes or files in ${file} do not match the checksum it was written with${otherCheckpoint(dir)}`);
+  }
   checkManifest(json.weightsManifest, file, 'weights manifest');
   if (json.extra !== undefined) checkManifest(json.extra, file, 'optimizer-state manifest');
   if (json.training !== undefined && (typeof json.training !== 'object' || json.training === null)) {

@@ -99,6 +99,14 @@ export function sha256(data: Uint8Array): string {
   return createHash('sha256').update(data).digest('hex');
 }
 
+/**
+ * The checksum of what decides which saved values land in which tensor: the weight and
+ * optimizer-state manifests (names, shapes, dtypes, files and their checksums), as model.json holds them.
+ */
+export function manifestDigest(weightsManifest: unknown, extra: unknown): string {
+  return createHash('sha256').update(JSON.stringify([weightsManifest, extra ?? null])).digest('hex');
+}
+
 /** Refuses a weight file whose bytes differ from the checksum recorded when it was written. */
 export function checkShard(dir: string, file: string, data: Uint8Array, expected: string | undefined): void {
   if (expected === undefined) return;

@@ -9,6 +9,7 @@ import * as tf from '../tf';
 import { createAdam } from './adam';
 import { loadCheckpoint, NamedTensor, saveCheckpoint } from '../checkpoint/checkpoint';
 import { CheckpointMetadata, Normalization } from '../checkpoint/metadata';
+import { CheckpointError, otherCheckpoint } from '../checkpoint/verify';
 import type { GoogLeNet } from '../model/googlenet';
 import { applyBatchNormUpdates, BatchNormUpdate } from '../model/module';
 import { Rng } from '../util/rng';
@@ -241,7 +242,7 @@ export async function loadResumeState(outDir: string) {
   const optimizerState: NamedTensor[] = [];
   for (let i = 0; i < n; i++) {
     const t = ck.extraTensors[`optimizer/${i}`];
-    if (!t) throw new Error(`${lastDir} is missing optimizer tensor ${i}`);
+    if (!t) throw new CheckpointError(`checkpoint ${lastDir} is damaged: its model.json lists no optimizer/${i} of the ${n} optimizer tensors it counts${otherCheckpoint(lastDir)}`);
     optimizerState.push({ name: `optimizer/${i}`, tensor: t });
   }
   return {

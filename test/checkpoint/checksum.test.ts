@@ -90,6 +90,7 @@ test('an older checkpoint without checksums still loads, with the same weights',
   const file = path.join(d, 'model.json');
   const json = JSON.parse(fs.readFileSync(file, 'utf8'));
   for (const g of json.weightsManifest) delete g.sha256;
+  delete json.manifestSha256;
   fs.writeFileSync(file, JSON.stringify(json));
   const [a, b] = [await loadCheckpoint(d), await loadCheckpoint(run)];
   try {
@@ -116,4 +117,25 @@ test('the CLI says it in one line with a non-zero exit, no stack trace', () => {
   assert.ok(lines[0].includes(`${shard} fails its checksum`), lines[0]);
   assert.ok(!/\n\s+at /.test(r.stderr), 'no stack trace');
   assert.equal(r.stdout, '');
+});
+
+test('a weight renamed in model.json (the fuzzer turned optimizer/0 into optKmizer/0) is refused, naming model.json', async () => {
+  const d = fresh('renamed');
+  const file = path.join(d, 'last', 'model.json');
+  const text = fs.readFileSync(file, 'utf8');
+  assert.ok(text.includes('"optimizer/0"'), 'the optimizer state is saved under optimizer/N');
+  fs.writeFileSync(file, text.replace('"optimizer/0"', '"optKmizer/0"'));
+  await rejects(loadCheckpoint(path.join(d, 'last'), { withExtra: true }), `${file}`, 'do not match the checksum', 'best checkpoint');
+  // The same change in the weights of the best checkpoint, and a changed shape.
+  const best = path.join(d, 'model.json');
+  const json = JSON.parse(fs.readFileSync(best, 'utf8'));
+  json.weightsManifest[0].weights[0].shape = [...json.weightsManifest[0].weights[0].shape].reverse();
+  fs.writeFileSync(best, JSON.stringify(json));
+  await rejects(loadCheckpoint(d), `${best}`, 'do not match the checksum');
+  // A checkpoint written before the checksum existed still loads.
+  delete json.manifestSha256;
+  json.weightsManifest[0].weights[0].shape = [...json.weightsManifest[0].weights[0].shape].reverse();
+  fs.writeFileSync(best, JSON.stringify(json));
+  const ck = await loadCheckpoint(d);
+  ck.model.dispose();
 });
