@@ -49,6 +49,7 @@ const DONE = `(() => {
 /** Per code cell: its execution count, outputs (as nbformat JSON, shortened) and what the page shows. */
 const STATE = `(async () => {
   const w = window.__gn.panel;
+  window.jupyterapp.shell.activateById(w.id); // what the learner looks at (a hidden tab shows no picture)
   const shown = (im) => im.complete && im.naturalWidth > 0 && im.offsetParent !== null && getComputedStyle(im).display !== 'none';
   const cells = [];
   w.content.widgets.forEach((cell, i) => {
@@ -169,6 +170,9 @@ export function notebookState(page: Page): Promise<NotebookState> {
 export async function waitForCharts(page: Page, allowStatic: boolean, timeoutMs = 90000): Promise<void> {
   const t0 = Date.now();
   for (;;) {
+    // Keep the watched notebook's tab in front: on a busy machine Lab can bring the other open
+    // notebook back to the front (its kernel reconnecting), and a hidden tab shows no picture.
+    await page.evaluate('window.jupyterapp.shell.activateById(window.__gn.panel.id)');
     const s = await notebookState(page);
     // Charts not drawn yet, or pictures not loaded yet (a busy machine renders a reopened notebook slowly).
     const pending = s.cells.filter(
