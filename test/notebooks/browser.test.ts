@@ -257,7 +257,7 @@ test(`JupyterLab: the stop button ends lesson 08's training within ${STOP_WITHIN
     const seconds = (Date.now() - t0) / 1000;
     const outputs = await cellOutputs(page, cell);
     // tslab shows a cell's exception on its stderr stream.
-    const said = outputs.map((o) => `${o.evalue ?? ''}${[].concat((o.text ?? []) as never).join('')}`).join('\n');
+    const said = outputs.map((o) => `${o.evalue ?? ''}${[o.text ?? []].flat().join('')}`).join('\n');
     assert.match(said, /training interrupted at epoch [\d.]+ \(the stop button\)/, `the cell ended without the interruption's message: ${JSON.stringify(outputs).slice(0, 600)}`);
     // Nothing keeps training in the background: the chart stays as it was when the cell ended.
     const before = JSON.stringify(await cellOutputs(page, cell));

@@ -243,26 +243,31 @@ export async function appendAndStart(page: Page, source: string): Promise<number
   })()`)) as number;
 }
 
-/** Whether the outputs of cell `index`, as nbformat JSON, contain `text`. */
-export function cellOutputsInclude(index: number, text: string): string {
-  return `JSON.stringify(window.__gn.panel.content.widgets[${index}].model.outputs.toJSON()).includes(${JSON.stringify(text)})`;
+/** One output of a cell as nbformat JSON (stream, error, display_data, ...). */
+export interface NbOutput {
+  output_type: string;
+  name?: string;
+  text?: string | string[];
+  ename?: string;
+  evalue?: string;
 }
 
-/** The outputs of cell `index` as nbformat JSON. */
-export function cellOutputs(page: Page, index: number): Promise<{ output_type: string; ename?: string; evalue?: string; name?: string; text?: string | string[] }[]> {
-  return page.evaluate(`window.__gn.panel.content.widgets[${index}].model.outputs.toJSON()`) as Promise<{ output_type: string; ename?: string; evalue?: string }[]>;
+/** The page expression for the outputs of cell `index`, as nbformat JSON. */
+const outputsOf = (index: number) => `window.__gn.panel.content.widgets[${index}].model.outputs.toJSON()`;
+
+/** Whether the outputs of cell `index`, as nbformat JSON, contain `text`. */
+export function cellOutputsInclude(index: number, text: string): string {
+  return `JSON.stringify(${outputsOf(index)}).includes(${JSON.stringify(text)})`;
+}
+
+/** The outputs of cell `index`. */
+export function cellOutputs(page: Page, index: number): Promise<NbOutput[]> {
+  return page.evaluate(outputsOf(index)) as Promise<NbOutput[]>;
 }
 
 /** Append a code cell holding `source` at the end and run it; returns its index once it has run. */
 export async function appendAndRun(page: Page, source: string, timeoutMs: number): Promise<number> {
-  const index = (await page.evaluate(`(async () => {
-    const app = window.jupyterapp, w = window.__gn.panel;
-    w.content.activeCellIndex = w.content.widgets.length - 1;
-    await app.commands.execute('notebook:insert-cell-below');
-    w.content.activeCell.model.sharedModel.setSource(${JSON.stringify(source)});
-    void app.commands.execute('notebook:run-cell');
-    return w.content.activeCellIndex;
-  })()`)) as number;
+  const index = await appendAndStart(page, source);
   await page.waitForFunction(cellDone(index), null, { timeout: timeoutMs, polling: 250 });
   return index;
 }
