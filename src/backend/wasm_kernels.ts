@@ -7,7 +7,9 @@
  * Identity that copies, and a Sum over leading axes (every bias gradient) that goes through a generic
  * N-d transpose. Plus two kernels tfjs does not have: a fused Adam step (AdamStep, used by
  * src/train/adam.ts) in place of ~14 elementwise passes per variable, and ReLU's and the bias's
- * gradient in one pass (ReluGradBiasSum, used by src/model/nn/fused_conv_grad.ts).
+ * gradient in one pass (ReluGradBiasSum, used by src/model/nn/fused_conv_grad.ts), and BatchNorm + ReLU's
+ * forward and backward in four passes (BatchNormStats, BatchNormApply, BatchNormApplyGrad, used by
+ * src/model/nn/batch_norm2d.ts for the torchvision variant).
  *
  * The replacements (src/backend/wasm/) run on two engines. The convolutions (training's forward,
  * input and filter gradients, and inference, with each filter's packing kept per weight tensor) and the
@@ -22,6 +24,7 @@
 import * as tf from '../tf';
 import { ADAM_STEP, adamStep } from './wasm/adam';
 import { batchMatMul } from './wasm/batch_mat_mul';
+import { BATCH_NORM_APPLY, BATCH_NORM_APPLY_GRAD, BATCH_NORM_STATS, batchNormApply, batchNormApplyGrad, batchNormStats } from './wasm/batch_norm';
 import { saveOriginal } from './wasm/common';
 import { conv2D, fusedConv2D } from './wasm/conv';
 import { conv2DBackpropFilter, conv2DBackpropInput } from './wasm/conv_backprop';
@@ -46,6 +49,9 @@ const KERNELS: [string, tf.KernelFunc][] = [
   ['Sum', sum as unknown as tf.KernelFunc],
   [ADAM_STEP, adamStep as unknown as tf.KernelFunc],
   [RELU_GRAD_BIAS_SUM, reluGradBiasSum as unknown as tf.KernelFunc],
+  [BATCH_NORM_STATS, batchNormStats as unknown as tf.KernelFunc],
+  [BATCH_NORM_APPLY, batchNormApply as unknown as tf.KernelFunc],
+  [BATCH_NORM_APPLY_GRAD, batchNormApplyGrad as unknown as tf.KernelFunc],
 ];
 
 /** What the project's kernels run on, for `backends`: the SIMD module's build (FMA or not). */

@@ -36,6 +36,6 @@ export class BasicConv2d extends Module {
   /** [N, H, W, in] -> [N, H', W', out], H' = floor((H + 2p - k) / s) + 1 */
   apply(x: tf.Tensor4D, ctx: ForwardContext): tf.Tensor4D {
     if (!this.bn) return this.conv.apply(x, true); // conv + bias + ReLU in one fused kernel
-    return tf.relu(this.bn.apply(this.conv.apply(x), ctx));
+    return this.bn.applyRelu(this.conv.apply(x), ctx); // BatchNorm + ReLU (one op on wasm)
   }
 }

@@ -229,6 +229,60 @@ for (const [fma, shared] of [false, true].flatMap((f) => [false, true].map((s) =
     assert.ok(shared ? k.splitCalls > 0 : k.splitCalls === 0, `split calls: ${k.splitCalls}`);
   });
 
+  test(`SIMD kernels (${label}): BatchNorm statistics, normalisation with ReLU and its two gradient passes match a float64 reference`, async () => {
+    const heap = new Heap(shared);
+    const k = new SimdKernels(heap.memory, 1, fma);
+    await k.whenReady();
+    // 3000 rows of 30 channels (off the 4-lane grid), mean about 4: x = 1.5 u + 4.
+    const [rows, c] = [3000, 30];
+    const x = randn(rows * c, 40).map((v) => 1.5 * v + 4);
+    const px = heap.put(x);
+    const parts = () => Array.from({ length: c * 2 }, (_, j) => Array.from({ length: k.threads }, (_, p) => new Float64Array(heap.memory.buffer, acc, 2 * k.threads * c)[p * 2 * c + j]).reduce((a, b) => a + b));
+    const acc = heap.alloc(4 * k.threads * c);
+    heap.f32(acc, 4 * k.threads * c).fill(0);
+    k.parallel('bn_stats', [px, acc, c, 0, 0, 0], 4, rows, rows * c, 1, 3);
+    const sums = parts();
+    const want = new Float64Array(2 * c);
+    for (let r = 0; r < rows; r++) for (let j = 0; j < c; j++) [want[j], want[c + j]] = [want[j] + x[r * c + j], want[c + j] + x[r * c + j] ** 2];
+    assert.ok(maxRelErr(sums, want) < 1e-12, `bn_stats: ${maxRelErr(sums, want)}`);
+
+    const mean = Float32Array.from({ length: c }, (_, j) => want[j] / rows);
+    const scale = randn(c, 41).map((v) => v + 0.1 * Math.sign(v));
+    const beta = randn(c, 42);
+    const pm = heap.put(mean);
+    const pout = heap.alloc(rows * c);
+    for (const relu of [0, 1]) {
+      k.parallel('bn_apply', [px, pm, heap.put(scale), heap.put(beta), pout, c, relu, 0, 0], 7, rows, rows * c);
+      const wantOut = x.map((v, i) => {
+        const y = (v - mean[i % c]) * scale[i % c] + beta[i % c];
+        return relu ? Math.max(0, y) : y;
+      });
+      assert.ok(maxRelErr(heap.f32(pout, rows * c), wantOut) < 1e-6, `bn_apply relu ${relu}`);
+    }
+    const out = Float32Array.from(heap.f32(pout, rows * c)); // with ReLU
+    assert.ok(out.some((v) => v === 0) && out.some((v) => v > 0));
+
+    const dy = randn(rows * c, 43);
+    const pdy = heap.put(dy);
+    const pout2 = heap.put(out);
+    for (const relu of [0, 1]) {
+      const g = dy.map((v, i) => (relu && !(out[i] > 0) ? 0 : v));
+      heap.f32(acc, 4 * k.threads * c).fill(0);
+      k.parallel('bn_grad_sums', [pdy, pout2, px, pm, acc, c, relu, 0, 0, 0], 8, rows, rows * c, 1, 7);
+      const got = parts();
+      const wantG = new Float64Array(2 * c);
+      for (let i = 0; i < rows * c; i++) [wantG[i % c], wantG[c + (i % c)]] = [wantG[i % c] + g[i], wantG[c + (i % c)] + g[i] * Math.fround(x[i] - mean[i % c])]; // x - mean in float32, as the kernel
+      assert.ok(maxRelErr(got, wantG) < 1e-9, `bn_grad_sums relu ${relu}: ${maxRelErr(got, wantG)}`);
+
+      const [a, b, kk] = [randn(c, 44), randn(c, 45), randn(c, 46)];
+      const pdx = heap.put(new Float32Array(rows * c).fill(5)); // must be overwritten
+      k.parallel('bn_grad_input', [pdy, pout2, px, pm, heap.put(a), heap.put(b), heap.put(kk), pdx, c, relu, 0, 0], 10, rows, rows * c);
+      const wantDx = g.map((v, i) => a[i % c] * v + b[i % c] * (x[i] - mean[i % c]) + kk[i % c]);
+      assert.ok(maxRelErr(heap.f32(pdx, rows * c), wantDx) < 1e-6, `bn_grad_input relu ${relu}: ${maxRelErr(heap.f32(pdx, rows * c), wantDx)}`);
+    }
+    assert.ok(shared ? k.splitCalls >= 6 : k.splitCalls === 0, `split calls: ${k.splitCalls}`);
+  });
+
   test(`SIMD kernels (${label}): max- and average-pool gradients, sum over rows, ReLU gradient with bias sums, transposes, dilation, channel padding, Adam`, async () => {
     const heap = new Heap(shared);
     const k = new SimdKernels(heap.memory, 1, fma);

@@ -452,6 +452,110 @@ void relu_grad_sum(const f32 *dy, const f32 *y, f32 *g, double *acc, int c, int 
 }
 
 /*
+ * BatchNorm over the channels of rows [r0, r1) of x [rows, c] (an NHWC map seen as rows of channels).
+ * The batch statistics: acc [part][2c] (float64) = per channel, the sum of x and the sum of x^2 over
+ * those rows; the caller adds the threads' parts and takes mean and (biased) variance from them.
+ */
+EXPORT(bn_stats)
+void bn_stats(const f32 *x, double *acc, int c, int part, int r0, int r1) {
+  double *s = acc + part * 2 * c, *q = s + c;
+  for (int ch = 0; ch < 2 * c; ch++) s[ch] = 0.0;
+  for (int r = r0; r < r1; r++) {
+    const f32 *p = x + r * c;
+    int ch = 0;
+    for (; ch + 4 <= c; ch += 4) {
+      v128_t v = wasm_v128_load(p + ch);
+      v128_t lo = wasm_f64x2_promote_low_f32x4(v), hi = wasm_f64x2_promote_low_f32x4(wasm_i32x4_shuffle(v, v, 2, 3, 0, 1));
+      wasm_v128_store(s + ch, wasm_f64x2_add(wasm_v128_load(s + ch), lo));
+      wasm_v128_store(s + ch + 2, wasm_f64x2_add(wasm_v128_load(s + ch + 2), hi));
+      wasm_v128_store(q + ch, wasm_f64x2_add(wasm_v128_load(q + ch), wasm_f64x2_mul(lo, lo)));
+      wasm_v128_store(q + ch + 2, wasm_f64x2_add(wasm_v128_load(q + ch + 2), wasm_f64x2_mul(hi, hi)));
+    }
+    for (; ch < c; ch++) {
+      double v = p[ch];
+      s[ch] += v;
+      q[ch] += v * v;
+    }
+  }
+}
+
+/*
+ * BatchNorm's normalisation, then ReLU if relu: out = (x - mean) * scale + beta per channel, with
+ * scale = gamma / sqrt(var + eps) from the caller; rows [r0, r1) of [rows, c].
+ */
+EXPORT(bn_apply)
+void bn_apply(const f32 *x, const f32 *mean, const f32 *scale, const f32 *beta, f32 *out, int c, int relu, int r0, int r1) {
+  v128_t z = wasm_f32x4_splat(0.0f);
+  for (int r = r0; r < r1; r++) {
+    int o = r * c, ch = 0;
+    for (; ch + 4 <= c; ch += 4) {
+      v128_t v = wasm_f32x4_add(wasm_f32x4_mul(wasm_f32x4_sub(wasm_v128_load(x + o + ch), wasm_v128_load(mean + ch)), wasm_v128_load(scale + ch)), wasm_v128_load(beta + ch));
+      wasm_v128_store(out + o + ch, relu ? wasm_f32x4_max(v, z) : v);
+    }
+    for (; ch < c; ch++) {
+      f32 v = (x[o + ch] - mean[ch]) * scale[ch] + beta[ch];
+      out[o + ch] = relu && !(v > 0.0f) ? 0.0f : v;
+    }
+  }
+}
+
+/*
+ * BatchNorm (+ ReLU) backward, first pass: with g = relu ? (out > 0 ? dy : 0) : dy, acc [part][2c]
+ * (float64) = per channel, the sum of g and the sum of g (x - mean) over rows [r0, r1). They give
+ * beta's and gamma's gradients and the batch-statistics terms of x's (bn_grad_input).
+ */
+EXPORT(bn_grad_sums)
+void bn_grad_sums(const f32 *dy, const f32 *out, const f32 *x, const f32 *mean, double *acc, int c, int relu, int part, int r0, int r1) {
+  double *s = acc + part * 2 * c, *q = s + c;
+  v128_t z = wasm_f32x4_splat(0.0f);
+  for (int ch = 0; ch < 2 * c; ch++) s[ch] = 0.0;
+  for (int r = r0; r < r1; r++) {
+    int o = r * c, ch = 0;
+    for (; ch + 4 <= c; ch += 4) {
+      v128_t g = wasm_v128_load(dy + o + ch);
+      if (relu) g = wasm_v128_and(g, wasm_f32x4_gt(wasm_v128_load(out + o + ch), z));
+      v128_t d = wasm_f32x4_sub(wasm_v128_load(x + o + ch), wasm_v128_load(mean + ch));
+      v128_t glo = wasm_f64x2_promote_low_f32x4(g), ghi = wasm_f64x2_promote_low_f32x4(wasm_i32x4_shuffle(g, g, 2, 3, 0, 1));
+      v128_t dlo = wasm_f64x2_promote_low_f32x4(d), dhi = wasm_f64x2_promote_low_f32x4(wasm_i32x4_shuffle(d, d, 2, 3, 0, 1));
+      wasm_v128_store(s + ch, wasm_f64x2_add(wasm_v128_load(s + ch), glo));
+      wasm_v128_store(s + ch + 2, wasm_f64x2_add(wasm_v128_load(s + ch + 2), ghi));
+      wasm_v128_store(q + ch, wasm_f64x2_add(wasm_v128_load(q + ch), wasm_f64x2_mul(glo, dlo)));
+      wasm_v128_store(q + ch + 2, wasm_f64x2_add(wasm_v128_load(q + ch + 2), wasm_f64x2_mul(ghi, dhi)));
+    }
+    for (; ch < c; ch++) {
+      f32 g = relu && !(out[o + ch] > 0.0f) ? 0.0f : dy[o + ch];
+      s[ch] += g;
+      q[ch] += (double)g * (double)(x[o + ch] - mean[ch]);
+    }
+  }
+}
+
+/*
+ * BatchNorm (+ ReLU) backward, second pass: dx = a g + b (x - mean) + k per channel over rows
+ * [r0, r1), g as in bn_grad_sums. With batch statistics a = gamma s, b = -gamma s^3 sum(g (x-mean)) / M,
+ * k = -gamma s sum(g) / M (s = 1 / sqrt(var + eps), M rows); with fixed statistics b = k = 0.
+ */
+EXPORT(bn_grad_input)
+void bn_grad_input(const f32 *dy, const f32 *out, const f32 *x, const f32 *mean, const f32 *a, const f32 *b, const f32 *k, f32 *dx,
+                   int c, int relu, int r0, int r1) {
+  v128_t z = wasm_f32x4_splat(0.0f);
+  for (int r = r0; r < r1; r++) {
+    int o = r * c, ch = 0;
+    for (; ch + 4 <= c; ch += 4) {
+      v128_t g = wasm_v128_load(dy + o + ch);
+      if (relu) g = wasm_v128_and(g, wasm_f32x4_gt(wasm_v128_load(out + o + ch), z));
+      v128_t d = wasm_f32x4_sub(wasm_v128_load(x + o + ch), wasm_v128_load(mean + ch));
+      v128_t v = wasm_f32x4_add(wasm_f32x4_add(wasm_f32x4_mul(wasm_v128_load(a + ch), g), wasm_f32x4_mul(wasm_v128_load(b + ch), d)), wasm_v128_load(k + ch));
+      wasm_v128_store(dx + o + ch, v);
+    }
+    for (; ch < c; ch++) {
+      f32 g = relu && !(out[o + ch] > 0.0f) ? 0.0f : dy[o + ch];
+      dx[o + ch] = a[ch] * g + b[ch] * (x[o + ch] - mean[ch]) + k[ch];
+    }
+  }
+}
+
+/*
  * One Adam step, elements [i0, i1):
  *   m' = beta1 m + (1 - beta1) g;  v' = beta2 v + (1 - beta2) g^2
  *   x' = x - step_size m' / (sqrt(v') / root_c2 + epsilon)

@@ -28,6 +28,10 @@ export const KERNEL_NAMES = [
   'conv_forward',
   'copy_rows',
   'relu_grad_sum',
+  'bn_stats',
+  'bn_apply',
+  'bn_grad_sums',
+  'bn_grad_input',
 ] as const;
 export type KernelName = (typeof KERNEL_NAMES)[number];
 
