@@ -1,8 +1,9 @@
-"""PyTorch side of the benchmark: the course notes' GoogLeNet (test/reference/course_googlenet.py),
+"""PyTorch side of the benchmark: the course notes' GoogLeNet (test/reference/course_googlenet.py), or
+with --variant torchvision torchvision's architecture (test/reference/torchvision_googlenet.py),
 aux heads on, loss main + 0.3 aux1 + 0.3 aux2, Adam 3e-4, random input; training and inference images
 per second and peak RSS, as one JSON line. Debian's python3-torch, 2 threads by default.
 
-usage: bench-torch.py [--image-size 224] [--batch-size 16] [--steps 5] [--threads 2]"""
+usage: bench-torch.py [--variant course|torchvision] [--image-size 224] [--batch-size 16] [--steps 5] [--threads 2]"""
 import argparse
 import json
 import os
@@ -14,9 +15,11 @@ import torch
 import torch.nn as nn
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), '..', 'test', 'reference'))
-from course_googlenet import GoogLeNet  # noqa: E402
+import course_googlenet  # noqa: E402
+import torchvision_googlenet  # noqa: E402
 
 p = argparse.ArgumentParser()
+p.add_argument('--variant', choices=['course', 'torchvision'], default='course')
 p.add_argument('--image-size', type=int, default=224)
 p.add_argument('--batch-size', type=int, default=16)
 p.add_argument('--steps', type=int, default=5)
@@ -24,7 +27,10 @@ p.add_argument('--threads', type=int, default=2)
 a = p.parse_args()
 torch.set_num_threads(a.threads)
 torch.manual_seed(0)
-net = GoogLeNet(num_classes=5, aux_logits=True, image_size=a.image_size)
+if a.variant == 'course':
+    net = course_googlenet.GoogLeNet(num_classes=5, aux_logits=True, image_size=a.image_size)
+else:
+    net = torchvision_googlenet.GoogLeNet(num_classes=5, aux_logits=True)
 opt = torch.optim.Adam(net.parameters(), lr=3e-4)
 ce = nn.CrossEntropyLoss()
 x = torch.rand(a.batch_size, 3, a.image_size, a.image_size) * 2 - 1
@@ -52,6 +58,6 @@ with torch.no_grad():
     for _ in range(a.steps):
         net(x)
     eval_s = time.perf_counter() - t0
-print(json.dumps({'backend': f'pytorch {torch.__version__} ({a.threads} threads)', 'imageSize': a.image_size, 'batchSize': a.batch_size,
+print(json.dumps({'backend': f'pytorch {torch.__version__} ({a.threads} threads)', 'variant': a.variant, 'imageSize': a.image_size, 'batchSize': a.batch_size,
                   'trainImagesPerSec': a.batch_size * a.steps / train_s, 'evalImagesPerSec': a.batch_size * a.steps / eval_s,
                   'peakRssMB': round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)}))
