@@ -43,13 +43,10 @@ export class Conv2d extends Module {
         { strides: this.stride, pad: this.padding, dataFormat: 'NHWC', dilations: 1, activation: relu ? 'relu' : 'linear' } as unknown as tf.NamedAttrMap,
       ) as tf.Tensor4D;
     }
-    return tf.fused.conv2d({
-      x,
-      filter: this.weight as tf.Tensor4D,
-      strides: this.stride,
-      pad: this.padding,
-      bias: this.bias ?? undefined,
-      activation: relu ? 'relu' : 'linear',
-    });
+    // No bias (torchvision: BatchNorm follows): the plain Conv2D kernel, whose gradient computes only
+    // what the tape needs (tf.fused.conv2d's own gradient computes the input gradient always, and
+    // conv1's on the images was 15% of a torchvision step).
+    const y = tf.conv2d(x, this.weight as tf.Tensor4D, this.stride, this.padding);
+    return relu ? tf.relu(y) : y;
   }
 }
