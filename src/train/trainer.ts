@@ -125,6 +125,7 @@ export async function trainModel(run: TrainRun): Promise<TrainResult> {
   let sinceBest = 0;
   const history: EpochMetrics[] = [];
   let stoppedBy: TrainResult['stoppedBy'] = 'done';
+  let trapped = false;
 
   const saveLast = async (epochsDone: number) => {
     const state = await optimizer.getWeights();
@@ -213,8 +214,15 @@ export async function trainModel(run: TrainRun): Promise<TrainResult> {
         break;
       }
     }
+  } catch (e) {
+    // A trap in the wasm backend (WebAssembly.RuntimeError) can leave its allocator's lock held: freeing
+    // the optimizer's tensors then spins in free() for ever and the error is never seen (a 30-epoch run
+    // hung so in its second epoch, main thread at 100% in emmalloc's free under AdamOptimizer.dispose).
+    // Rethrow it without touching the backend's memory: the process is not fit to go on after one.
+    if (isWasmTrap(e)) trapped = true;
+    throw e;
   } finally {
-    optimizer.dispose();
+    if (!trapped) optimizer.dispose();
   }
   return { epochsCompleted: startEpoch + history.length, bestValAccuracy: best, history, stoppedBy };
 }
@@ -253,4 +261,13 @@ export async function loadResumeState(outDir: string) {
     optimizerState,
     fromBest: false,
   };
+}
+
+/**
+ * A WebAssembly trap (out-of-bounds access, unreachable, ...) or a stack overflow (RangeError), either of
+ * which can happen inside the backend's malloc. WebAssembly is typed structurally (tslab has no such lib).
+ */
+function isWasmTrap(e: unknown): boolean {
+  const wasm = (globalThis as unknown as { WebAssembly?: { RuntimeError: new () => Error } }).WebAssembly;
+  return (!!wasm && e instanceof wasm.RuntimeError) || e instanceof RangeError;
 }
