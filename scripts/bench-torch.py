@@ -1,5 +1,5 @@
 """PyTorch side of the benchmark: the course notes' GoogLeNet (test/reference/course_googlenet.py), or
-with --variant torchvision torchvision's architecture (test/reference/torchvision_googlenet.py),
+with --variant torchvision torchvision's own googlenet (Debian's python3-torchvision 0.14),
 aux heads on, loss main + 0.3 aux1 + 0.3 aux2, Adam 3e-4, random input; training and inference images
 per second and peak RSS, as one JSON line. Debian's python3-torch, 2 threads by default.
 
@@ -16,7 +16,6 @@ import torch.nn as nn
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), '..', 'test', 'reference'))
 import course_googlenet  # noqa: E402
-import torchvision_googlenet  # noqa: E402
 
 p = argparse.ArgumentParser()
 p.add_argument('--variant', choices=['course', 'torchvision'], default='course')
@@ -30,7 +29,8 @@ torch.manual_seed(0)
 if a.variant == 'course':
     net = course_googlenet.GoogLeNet(num_classes=5, aux_logits=True, image_size=a.image_size)
 else:
-    net = torchvision_googlenet.GoogLeNet(num_classes=5, aux_logits=True)
+    from torchvision.models import googlenet
+    net = googlenet(weights=None, aux_logits=True, init_weights=True, num_classes=5)
 opt = torch.optim.Adam(net.parameters(), lr=3e-4)
 ce = nn.CrossEntropyLoss()
 x = torch.rand(a.batch_size, 3, a.image_size, a.image_size) * 2 - 1

@@ -2,8 +2,8 @@
 # The README's benchmark table: `bin/googlenet bench` beside the PyTorch twin of the notes' model, in one
 # run, same sizes, batch 16. Prints a Markdown table (and the raw JSON lines to stderr).
 #   scripts/bench-vs-torch.sh [BACKEND] [STEPS] [ROUNDS]      e.g. scripts/bench-vs-torch.sh wasm 5 3
-# VARIANT=torchvision compares the torchvision variant with torchvision's architecture in PyTorch
-# (test/reference/torchvision_googlenet.py: Debian's PyTorch has no torchvision); SIZES="112" picks sizes.
+# VARIANT=torchvision compares the torchvision variant with torchvision's googlenet (Debian's
+# python3-torchvision); SIZES="112" picks the sizes.
 # Each size runs ROUNDS rounds (default 3) of ours then PyTorch, alternating, and each side's img/s is the
 # median of its rounds: on a shared virtual machine single runs vary by 10-25%, and alternating gives
 # both sides the same conditions. Peak RSS is the largest of the rounds.
