@@ -21,17 +21,36 @@ interface WasmMemory {
 }
 const WASM = (globalThis as unknown as { WebAssembly: { Memory: new (d: object) => WasmMemory } }).WebAssembly;
 
-/** A memory with a bump allocator; `f32(ptr, n)` views floats at a byte offset. */
+/**
+ * A memory with a bump allocator; `f32(ptr, n)` views floats at a byte offset. Every allocation is
+ * followed by a guard of GUARD bytes of a fixed pattern (and the first 1024 bytes hold it too):
+ * `assertGuards` fails if a kernel wrote outside what it was given (in the backend such a write lands
+ * on a neighbouring tensor or the allocator's own records).
+ */
+const GUARD = 64;
+const GUARD_BYTE = 0xa5;
 class Heap {
   readonly memory: WasmMemory;
   private top = 1024;
+  private readonly guards: [number, number][] = [[0, 1024]];
   constructor(shared: boolean) {
     this.memory = new WASM.Memory(shared ? { initial: 2048, maximum: 65536, shared: true } : { initial: 2048 });
+    new Uint8Array(this.memory.buffer, 0, 1024).fill(GUARD_BYTE);
   }
   alloc(n: number): number {
     const p = this.top;
-    this.top += Math.ceil((4 * n) / 16) * 16 + 16;
+    const end = p + Math.ceil((4 * n) / 16) * 16;
+    new Uint8Array(this.memory.buffer, end, GUARD).fill(GUARD_BYTE);
+    this.guards.push([end, end + GUARD]);
+    this.top = end + GUARD;
     return p;
+  }
+  /** Every guard still holds its pattern. */
+  assertGuards(what: string): void {
+    const bytes = new Uint8Array(this.memory.buffer);
+    for (const [a, b] of this.guards) {
+      for (let i = a; i < b; i++) assert.equal(bytes[i], GUARD_BYTE, `${what}: a kernel wrote at byte ${i}, in the guard [${a}, ${b}) after an allocation`);
+    }
   }
   f32(ptr: number, n: number): Float32Array {
     return new Float32Array(this.memory.buffer, ptr, n);
@@ -207,6 +226,7 @@ for (const [fma, shared] of [false, true].flatMap((f) => [false, true].map((s) =
         assert.ok(e < 1e-5, `${name}, slices of ${kc} pixels: relative error ${e}`);
       }
     }
+    heap.assertGuards(label);
     assert.ok(shared ? k.splitCalls > 0 : k.splitCalls === 0, `split calls: ${k.splitCalls}`);
   });
 
@@ -226,6 +246,7 @@ for (const [fma, shared] of [false, true].flatMap((f) => [false, true].map((s) =
         if (relu) assert.ok(got.some((v) => v === 0) && got.every((v) => v >= 0), `${name}: ReLU applied`);
       }
     }
+    heap.assertGuards(label);
     assert.ok(shared ? k.splitCalls > 0 : k.splitCalls === 0, `split calls: ${k.splitCalls}`);
   });
 
@@ -280,6 +301,7 @@ for (const [fma, shared] of [false, true].flatMap((f) => [false, true].map((s) =
       const wantDx = g.map((v, i) => a[i % c] * v + b[i % c] * (x[i] - mean[i % c]) + kk[i % c]);
       assert.ok(maxRelErr(heap.f32(pdx, rows * c), wantDx) < 1e-6, `bn_grad_input relu ${relu}: ${maxRelErr(heap.f32(pdx, rows * c), wantDx)}`);
     }
+    heap.assertGuards(label);
     assert.ok(shared ? k.splitCalls >= 6 : k.splitCalls === 0, `split calls: ${k.splitCalls}`);
   });
 
@@ -423,6 +445,7 @@ for (const [fma, shared] of [false, true].flatMap((f) => [false, true].map((s) =
       assert.ok(Math.abs(v1[i] - vi) <= 1e-6 * Math.max(1, Math.abs(vi)), `v[${i}]`);
       assert.ok(Math.abs(x1[i] - xi) <= 1e-6 * Math.max(1, Math.abs(xi)), `x[${i}]: ${x1[i]} vs ${xi}`);
     }
+    heap.assertGuards(label);
     assert.ok(shared ? k.splitCalls >= 7 : k.splitCalls === 0, `split calls: ${k.splitCalls}`);
   });
 }
