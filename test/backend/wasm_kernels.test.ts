@@ -364,12 +364,7 @@ function stepGrads(variant: 'course' | 'torchvision', xs: Float32Array, n: numbe
   // Dropout masks come from seeded tf.randomUniform, computed in JS: the same on both backends.
   const seed = { next: 1000 };
   const updates: BatchNormUpdate[] = [];
-  const f = () => {
-    const out = model.forward(x, { training: true, nextSeed: () => seed.next++, batchNormUpdates: updates });
-    const ce = (logits: tf.Tensor2D) => tf.losses.softmaxCrossEntropy(labels, logits) as tf.Scalar;
-    return ce(out.logits).add(ce(out.aux1!).add(ce(out.aux2!)).mul(0.3)) as tf.Scalar;
-  };
-  const { value, grads } = tf.variableGrads(f, params.map(([, v]) => v));
+  const { value, grads } = tf.variableGrads(() => trainingLoss(model, x, labels, seed, updates), params.map(([, v]) => v));
   const out = {
     loss: read(value)[0],
     grads: params.map(([name, v]) => [name, read(grads[v.name])] as const),

@@ -18,7 +18,7 @@
  * Sums are per thread in float64 (bn_stats, bn_grad_sums), added here; the per-channel coefficients
  * are computed here in float64. Rows are split over the threads.
  */
-import { BackendWasm, Info, KernelArgs, dispose, memoryOffset, sizeOf } from './common';
+import { BackendWasm, Info, KernelArgs, dispose, f32, memoryOffset, sizeOf, threadAccumulators, threadSums } from './common';
 import { simdKernels } from './simd/module';
 
 export const BATCH_NORM_STATS = 'BatchNormStats';
@@ -35,25 +35,9 @@ export interface BatchNormApplyGradAttrs extends BatchNormApplyAttrs {
   batchStats: boolean;
 }
 
-function heapBuffer(backend: BackendWasm): ArrayBufferLike {
-  return (backend.wasm as unknown as { HEAPU8: Uint8Array }).HEAPU8.buffer; // fresh after each allocation
-}
-
 function rowsOf(x: Info): { rows: number; c: number } {
   const c = x.shape[x.shape.length - 1];
   return { rows: sizeOf(x.shape) / c, c };
-}
-
-/** The threads' float64 sums [threads][2c], added: [sum c, second sum c]. */
-function addParts(backend: BackendWasm, acc: Info, threads: number, c: number): Float64Array {
-  const parts = new Float64Array(heapBuffer(backend), memoryOffset(backend, acc), threads * 2 * c);
-  const out = new Float64Array(2 * c);
-  for (let p = 0; p < threads; p++) for (let j = 0; j < 2 * c; j++) out[j] += parts[p * 2 * c + j];
-  return out;
-}
-
-function f32Of(backend: BackendWasm, t: Info): Float32Array {
-  return new Float32Array(heapBuffer(backend), memoryOffset(backend, t), sizeOf(t.shape));
 }
 
 /** Inputs x (float32, channels last). Outputs [mean, variance], each [C]. */
@@ -64,13 +48,12 @@ export function batchNormStats(args: KernelArgs): Info[] {
   const simd = simdKernels(backend);
   const mean = backend.makeOutput([c], 'float32');
   const variance = backend.makeOutput([c], 'float32');
-  const acc = backend.makeOutput([simd.threads, 4 * c], 'float32'); // float64 [threads][2c]
-  new Float64Array(heapBuffer(backend), memoryOffset(backend, acc), simd.threads * 2 * c).fill(0); // parts that do not run add 0
+  const acc = threadAccumulators(backend, simd.threads, 2 * c); // [sum x | sum x^2]
   // bn_stats(x, acc, c, part, r0, r1), split over rows
   simd.parallel('bn_stats', [memoryOffset(backend, x), memoryOffset(backend, acc), c, 0, 0, 0], 4, rows, rows * c, 1, 3);
-  const sums = addParts(backend, acc, simd.threads, c);
-  const m = f32Of(backend, mean);
-  const v = f32Of(backend, variance);
+  const sums = threadSums(backend, acc, simd.threads, 2 * c);
+  const m = f32(backend, mean);
+  const v = f32(backend, variance);
   for (let j = 0; j < c; j++) {
     const mu = sums[j] / rows;
     m[j] = mu;
@@ -89,7 +72,7 @@ export function batchNormApply(args: KernelArgs): Info {
   const simd = simdKernels(backend);
   const out = backend.makeOutput(x.shape.slice(), 'float32');
   const scale = backend.makeOutput([c], 'float32');
-  const [g, v, s] = [f32Of(backend, gamma), f32Of(backend, variance), f32Of(backend, scale)];
+  const [g, v, s] = [gamma, variance, scale].map((t) => f32(backend, t));
   for (let j = 0; j < c; j++) s[j] = g[j] / Math.sqrt(v[j] + eps);
   // bn_apply(x, mean, scale, beta, out, c, relu, r0, r1), split over rows
   const ptr = (t: Info) => memoryOffset(backend, t);
@@ -109,14 +92,13 @@ export function batchNormApplyGrad(args: KernelArgs): Info[] {
   const dgamma = backend.makeOutput([c], 'float32');
   const dbeta = backend.makeOutput([c], 'float32');
   const coef = backend.makeOutput([3, c], 'float32'); // a, b, k
-  const acc = backend.makeOutput([simd.threads, 4 * c], 'float32'); // float64 [threads][2c]
-  new Float64Array(heapBuffer(backend), memoryOffset(backend, acc), simd.threads * 2 * c).fill(0);
+  const acc = threadAccumulators(backend, simd.threads, 2 * c); // [sum g | sum g (x - mean)]
   const ptr = (t: Info) => memoryOffset(backend, t);
   const relu01 = relu ? 1 : 0;
   // bn_grad_sums(dy, out, x, mean, acc, c, relu, part, r0, r1), split over rows
   simd.parallel('bn_grad_sums', [ptr(dy), ptr(out), ptr(x), ptr(mean), ptr(acc), c, relu01, 0, 0, 0], 8, rows, rows * c, 1, 7);
-  const sums = addParts(backend, acc, simd.threads, c);
-  const [g, v, dg, db, k3] = [gamma, variance, dgamma, dbeta, coef].map((t) => f32Of(backend, t));
+  const sums = threadSums(backend, acc, simd.threads, 2 * c);
+  const [g, v, dg, db, k3] = [gamma, variance, dgamma, dbeta, coef].map((t) => f32(backend, t));
   for (let j = 0; j < c; j++) {
     const s = 1 / Math.sqrt(v[j] + eps);
     const [sumG, sumGD] = [sums[j], sums[c + j]];

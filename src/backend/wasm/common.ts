@@ -83,6 +83,29 @@ export function transposed2d(backend: BackendWasm, t: Info, rows: number, cols: 
   return out;
 }
 
+/** The wasm heap's buffer: take it again after any allocation (the heap may have grown). */
+export function heapBuffer(backend: BackendWasm): ArrayBufferLike {
+  return (backend.wasm as unknown as { HEAPU8: Uint8Array }).HEAPU8.buffer;
+}
+
+/**
+ * Zeroed float64 scratch [threads][width] for kernels that sum per thread (their part index picks the
+ * row; parts that do not run add 0). Free it with `dispose`.
+ */
+export function threadAccumulators(backend: BackendWasm, threads: number, width: number): Info {
+  const acc = backend.makeOutput([threads, 2 * width], 'float32');
+  new Float64Array(heapBuffer(backend), memoryOffset(backend, acc), threads * width).fill(0);
+  return acc;
+}
+
+/** The rows of `threadAccumulators`' scratch added: [width] in float64. */
+export function threadSums(backend: BackendWasm, acc: Info, threads: number, width: number): Float64Array {
+  const parts = new Float64Array(heapBuffer(backend), memoryOffset(backend, acc), threads * width);
+  const out = new Float64Array(width);
+  for (let p = 0; p < threads; p++) for (let j = 0; j < width; j++) out[j] += parts[p * width + j];
+  return out;
+}
+
 /** Byte offset of a tensor's data on the wasm heap. */
 export function memoryOffset(backend: BackendWasm, t: Info): number {
   return (backend.dataIdMap.get(t.dataId) as unknown as { memoryOffset: number }).memoryOffset;

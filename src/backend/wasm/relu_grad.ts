@@ -9,7 +9,7 @@
  * relu_grad_sum in ./simd/kernels.c, rows split over the threads, each thread summing its rows in
  * float64; the threads' sums are added here.
  */
-import { BackendWasm, Info, KernelArgs, dispose, memoryOffset, sizeOf } from './common';
+import { BackendWasm, Info, KernelArgs, dispose, f32, memoryOffset, sizeOf, threadAccumulators, threadSums } from './common';
 import { simdKernels } from './simd/module';
 
 export const RELU_GRAD_BIAS_SUM = 'ReluGradBiasSum';
@@ -24,19 +24,10 @@ export function reluGradBiasSum(args: KernelArgs): Info[] {
   const simd = simdKernels(backend);
   const g = backend.makeOutput(shape, 'float32');
   const db = backend.makeOutput([c], 'float32');
-  const acc = backend.makeOutput([simd.threads, 2 * c], 'float32'); // float64 [threads][c]
-  const accOffset = memoryOffset(backend, acc);
-  const heap = () => (backend.wasm as unknown as { HEAPU8: Uint8Array }).HEAPU8.buffer; // fresh after each allocation
-  new Float64Array(heap(), accOffset, simd.threads * c).fill(0); // parts that do not run add 0
+  const acc = threadAccumulators(backend, simd.threads, c);
   // relu_grad_sum(dy, y, g, acc, c, part, r0, r1), split over rows
-  simd.parallel('relu_grad_sum', [memoryOffset(backend, dy), memoryOffset(backend, y), memoryOffset(backend, g), accOffset, c, 0, 0, 0], 6, rows, rows * c, 1, 5);
-  const sums = new Float64Array(heap(), accOffset, simd.threads * c);
-  const out = new Float32Array(heap(), memoryOffset(backend, db), c);
-  for (let j = 0; j < c; j++) {
-    let s = 0;
-    for (let p = 0; p < simd.threads; p++) s += sums[p * c + j];
-    out[j] = s;
-  }
+  simd.parallel('relu_grad_sum', [memoryOffset(backend, dy), memoryOffset(backend, y), memoryOffset(backend, g), memoryOffset(backend, acc), c, 0, 0, 0], 6, rows, rows * c, 1, 5);
+  f32(backend, db).set(threadSums(backend, acc, simd.threads, c));
   dispose(backend, acc);
   return [g, db];
 }

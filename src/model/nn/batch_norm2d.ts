@@ -34,17 +34,7 @@ export class BatchNorm2d extends Module {
       return tf.batchNorm4d(x, this.runningMean as tf.Tensor1D, this.runningVar as tf.Tensor1D, this.bias as tf.Tensor1D, this.weight as tf.Tensor1D, this.eps);
     }
     const { mean, variance } = tf.moments(x, [0, 1, 2]);
-    if (ctx.batchNormUpdates) {
-      const [n, h, w] = x.shape;
-      ctx.batchNormUpdates.push({
-        runningMean: this.runningMean,
-        runningVar: this.runningVar,
-        mean: tf.keep(tf.clone(mean) as tf.Tensor1D),
-        variance: tf.keep(tf.clone(variance) as tf.Tensor1D),
-        count: n * h * w,
-        momentum: this.momentum,
-      });
-    }
+    this.recordBatchStats(x, mean as tf.Tensor1D, variance as tf.Tensor1D, ctx);
     return tf.batchNorm4d(x, mean as tf.Tensor1D, variance as tf.Tensor1D, this.bias as tf.Tensor1D, this.weight as tf.Tensor1D, this.eps);
   }
 
@@ -59,17 +49,7 @@ export class BatchNorm2d extends Module {
       const [mean, variance] = batchStats
         ? (tf.engine().runKernel(STATS, { x: xIn }, {}) as unknown as tf.Tensor1D[])
         : [this.runningMean as tf.Tensor1D, this.runningVar as tf.Tensor1D];
-      if (batchStats && ctx.batchNormUpdates) {
-        const [n, h, w] = x.shape;
-        ctx.batchNormUpdates.push({
-          runningMean: this.runningMean,
-          runningVar: this.runningVar,
-          mean: tf.keep(tf.clone(mean)),
-          variance: tf.keep(tf.clone(variance)),
-          count: n * h * w,
-          momentum: this.momentum,
-        });
-      }
+      if (batchStats) this.recordBatchStats(x, mean, variance, ctx);
       const out = tf.engine().runKernel(APPLY, { x: xIn, mean, variance, gamma, beta }, attrs as unknown as tf.NamedAttrMap) as tf.Tensor4D;
       save([xIn, out, gamma, mean, variance]);
       return {
@@ -82,5 +62,19 @@ export class BatchNorm2d extends Module {
       };
     });
     return op(x, this.weight, this.bias) as tf.Tensor4D;
+  }
+
+  /** Keep a batch's statistics for the running averages' update after the step (`applyBatchNormUpdates`). */
+  private recordBatchStats(x: tf.Tensor4D, mean: tf.Tensor1D, variance: tf.Tensor1D, ctx: ForwardContext): void {
+    if (!ctx.batchNormUpdates) return;
+    const [n, h, w] = x.shape;
+    ctx.batchNormUpdates.push({
+      runningMean: this.runningMean,
+      runningVar: this.runningVar,
+      mean: tf.keep(tf.clone(mean)),
+      variance: tf.keep(tf.clone(variance)),
+      count: n * h * w,
+      momentum: this.momentum,
+    });
   }
 }

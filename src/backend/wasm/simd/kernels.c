@@ -424,6 +424,29 @@ void sum_rows(const f32 *x, f32 *out, int outer, int inner, int c0, int c1) {
   }
 }
 
+/* dst[0..3] += v's four floats, in double precision. */
+static inline void add_f64x4(double *dst, v128_t v) {
+  wasm_v128_store(dst, wasm_f64x2_add(wasm_v128_load(dst), wasm_f64x2_promote_low_f32x4(v)));
+  wasm_v128_store(dst + 2, wasm_f64x2_add(wasm_v128_load(dst + 2), wasm_f64x2_promote_low_f32x4(wasm_i32x4_shuffle(v, v, 2, 3, 0, 1))));
+}
+
+/* dst[0..3] += a * b lane by lane, the factors promoted to double first. */
+static inline void add_product_f64x4(double *dst, v128_t a, v128_t b) {
+  v128_t alo = wasm_f64x2_promote_low_f32x4(a), ahi = wasm_f64x2_promote_low_f32x4(wasm_i32x4_shuffle(a, a, 2, 3, 0, 1));
+  v128_t blo = wasm_f64x2_promote_low_f32x4(b), bhi = wasm_f64x2_promote_low_f32x4(wasm_i32x4_shuffle(b, b, 2, 3, 0, 1));
+  wasm_v128_store(dst, wasm_f64x2_add(wasm_v128_load(dst), wasm_f64x2_mul(alo, blo)));
+  wasm_v128_store(dst + 2, wasm_f64x2_add(wasm_v128_load(dst + 2), wasm_f64x2_mul(ahi, bhi)));
+}
+
+/* ReLU's gradient on four floats: dy where the layer's output y > 0, else 0 (dy itself if !relu). */
+static inline v128_t relu_masked(const f32 *dy, const f32 *y, int relu) {
+  v128_t g = wasm_v128_load(dy);
+  return relu ? wasm_v128_and(g, wasm_f32x4_gt(wasm_v128_load(y), wasm_f32x4_splat(0.0f))) : g;
+}
+
+/* The same for one float. */
+static inline f32 relu_masked1(f32 dy, f32 y, int relu) { return relu && !(y > 0.0f) ? 0.0f : dy; }
+
 /*
  * The gradient through conv + bias + ReLU's ReLU, and its bias gradient, in one pass over rows
  * [r0, r1) of [rows, c]: g = y > 0 ? dy : 0 (y the layer's output), and acc [part][c] (float64)
@@ -433,18 +456,16 @@ void sum_rows(const f32 *x, f32 *out, int outer, int inner, int c0, int c1) {
 EXPORT(relu_grad_sum)
 void relu_grad_sum(const f32 *dy, const f32 *y, f32 *g, double *acc, int c, int part, int r0, int r1) {
   double *a = acc + part * c;
-  v128_t z = wasm_f32x4_splat(0.0f);
   for (int ch = 0; ch < c; ch++) a[ch] = 0.0;
   for (int r = r0; r < r1; r++) {
     int o = r * c, ch = 0;
     for (; ch + 4 <= c; ch += 4) {
-      v128_t v = wasm_v128_and(wasm_v128_load(dy + o + ch), wasm_f32x4_gt(wasm_v128_load(y + o + ch), z));
+      v128_t v = relu_masked(dy + o + ch, y + o + ch, 1);
       wasm_v128_store(g + o + ch, v);
-      wasm_v128_store(a + ch, wasm_f64x2_add(wasm_v128_load(a + ch), wasm_f64x2_promote_low_f32x4(v)));
-      wasm_v128_store(a + ch + 2, wasm_f64x2_add(wasm_v128_load(a + ch + 2), wasm_f64x2_promote_low_f32x4(wasm_i32x4_shuffle(v, v, 2, 3, 0, 1))));
+      add_f64x4(a + ch, v);
     }
     for (; ch < c; ch++) {
-      f32 v = y[o + ch] > 0.0f ? dy[o + ch] : 0.0f;
+      f32 v = relu_masked1(dy[o + ch], y[o + ch], 1);
       g[o + ch] = v;
       a[ch] += v;
     }
@@ -465,11 +486,8 @@ void bn_stats(const f32 *x, double *acc, int c, int part, int r0, int r1) {
     int ch = 0;
     for (; ch + 4 <= c; ch += 4) {
       v128_t v = wasm_v128_load(p + ch);
-      v128_t lo = wasm_f64x2_promote_low_f32x4(v), hi = wasm_f64x2_promote_low_f32x4(wasm_i32x4_shuffle(v, v, 2, 3, 0, 1));
-      wasm_v128_store(s + ch, wasm_f64x2_add(wasm_v128_load(s + ch), lo));
-      wasm_v128_store(s + ch + 2, wasm_f64x2_add(wasm_v128_load(s + ch + 2), hi));
-      wasm_v128_store(q + ch, wasm_f64x2_add(wasm_v128_load(q + ch), wasm_f64x2_mul(lo, lo)));
-      wasm_v128_store(q + ch + 2, wasm_f64x2_add(wasm_v128_load(q + ch + 2), wasm_f64x2_mul(hi, hi)));
+      add_f64x4(s + ch, v);
+      add_product_f64x4(q + ch, v, v);
     }
     for (; ch < c; ch++) {
       double v = p[ch];
@@ -507,23 +525,16 @@ void bn_apply(const f32 *x, const f32 *mean, const f32 *scale, const f32 *beta, 
 EXPORT(bn_grad_sums)
 void bn_grad_sums(const f32 *dy, const f32 *out, const f32 *x, const f32 *mean, double *acc, int c, int relu, int part, int r0, int r1) {
   double *s = acc + part * 2 * c, *q = s + c;
-  v128_t z = wasm_f32x4_splat(0.0f);
   for (int ch = 0; ch < 2 * c; ch++) s[ch] = 0.0;
   for (int r = r0; r < r1; r++) {
     int o = r * c, ch = 0;
     for (; ch + 4 <= c; ch += 4) {
-      v128_t g = wasm_v128_load(dy + o + ch);
-      if (relu) g = wasm_v128_and(g, wasm_f32x4_gt(wasm_v128_load(out + o + ch), z));
-      v128_t d = wasm_f32x4_sub(wasm_v128_load(x + o + ch), wasm_v128_load(mean + ch));
-      v128_t glo = wasm_f64x2_promote_low_f32x4(g), ghi = wasm_f64x2_promote_low_f32x4(wasm_i32x4_shuffle(g, g, 2, 3, 0, 1));
-      v128_t dlo = wasm_f64x2_promote_low_f32x4(d), dhi = wasm_f64x2_promote_low_f32x4(wasm_i32x4_shuffle(d, d, 2, 3, 0, 1));
-      wasm_v128_store(s + ch, wasm_f64x2_add(wasm_v128_load(s + ch), glo));
-      wasm_v128_store(s + ch + 2, wasm_f64x2_add(wasm_v128_load(s + ch + 2), ghi));
-      wasm_v128_store(q + ch, wasm_f64x2_add(wasm_v128_load(q + ch), wasm_f64x2_mul(glo, dlo)));
-      wasm_v128_store(q + ch + 2, wasm_f64x2_add(wasm_v128_load(q + ch + 2), wasm_f64x2_mul(ghi, dhi)));
+      v128_t g = relu_masked(dy + o + ch, out + o + ch, relu);
+      add_f64x4(s + ch, g);
+      add_product_f64x4(q + ch, g, wasm_f32x4_sub(wasm_v128_load(x + o + ch), wasm_v128_load(mean + ch)));
     }
     for (; ch < c; ch++) {
-      f32 g = relu && !(out[o + ch] > 0.0f) ? 0.0f : dy[o + ch];
+      f32 g = relu_masked1(dy[o + ch], out[o + ch], relu);
       s[ch] += g;
       q[ch] += (double)g * (double)(x[o + ch] - mean[ch]);
     }
@@ -538,18 +549,16 @@ void bn_grad_sums(const f32 *dy, const f32 *out, const f32 *x, const f32 *mean, 
 EXPORT(bn_grad_input)
 void bn_grad_input(const f32 *dy, const f32 *out, const f32 *x, const f32 *mean, const f32 *a, const f32 *b, const f32 *k, f32 *dx,
                    int c, int relu, int r0, int r1) {
-  v128_t z = wasm_f32x4_splat(0.0f);
   for (int r = r0; r < r1; r++) {
     int o = r * c, ch = 0;
     for (; ch + 4 <= c; ch += 4) {
-      v128_t g = wasm_v128_load(dy + o + ch);
-      if (relu) g = wasm_v128_and(g, wasm_f32x4_gt(wasm_v128_load(out + o + ch), z));
+      v128_t g = relu_masked(dy + o + ch, out + o + ch, relu);
       v128_t d = wasm_f32x4_sub(wasm_v128_load(x + o + ch), wasm_v128_load(mean + ch));
       v128_t v = wasm_f32x4_add(wasm_f32x4_add(wasm_f32x4_mul(wasm_v128_load(a + ch), g), wasm_f32x4_mul(wasm_v128_load(b + ch), d)), wasm_v128_load(k + ch));
       wasm_v128_store(dx + o + ch, v);
     }
     for (; ch < c; ch++) {
-      f32 g = relu && !(out[o + ch] > 0.0f) ? 0.0f : dy[o + ch];
+      f32 g = relu_masked1(dy[o + ch], out[o + ch], relu);
       dx[o + ch] = a[ch] * g + b[ch] * (x[o + ch] - mean[ch]) + k[ch];
     }
   }
