@@ -109,7 +109,7 @@ export interface InitBackendOptions {
 /** Which kernels a started backend runs: the project's own training kernels, or tfjs's shipped ones. */
 export type KernelSet = 'project' | 'stock';
 
-/** The default wasm thread count: one per CPU the process may use, at most the pool's 8. */
+/** The default wasm thread count: one per CPU the process may use, at most MAX_WASM_THREADS (16). */
 export function defaultWasmThreads(): number {
   return Math.min(MAX_WASM_THREADS, os.availableParallelism());
 }

@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'child_process';
 import * as path from 'path';
 import { ROOT } from '../helpers';
+import { MAX_XNNPACK_THREADS } from '../../src/backend/wasm/threads';
 
 const CHILD = path.join(__dirname, 'fixtures', 'wasm_threads_child.ts');
 
@@ -19,14 +20,18 @@ function child(threads: number, mode: string) {
   return { status: r.status, signal: r.signal, stderr: r.stderr, seconds, out: line ? (JSON.parse(line) as Record<string, unknown>) : {} };
 }
 
-for (const threads of [1, 2, 3]) {
+// 12: more than XNNPACK's pool of 8 (MAX_XNNPACK_THREADS); this project's kernels still get all 12.
+for (const threads of [1, 2, 3, 12]) {
   test(`wasm with ${threads} thread(s): the pool has them, a conv and its gradients are exact, the program ends by itself`, () => {
     const r = child(threads, 'conv');
     assert.equal(r.signal, null, `the child did not end by itself (killed by ${r.signal} after ${r.seconds}s)`);
     assert.equal(r.status, 0, r.stderr);
     assert.equal(r.out.backend, 'wasm');
     assert.equal(r.out.device, `${threads} CPU thread${threads === 1 ? '' : 's'}`);
-    assert.equal(r.out.poolThreads, threads);
+    assert.equal(r.out.poolThreads, Math.min(threads, MAX_XNNPACK_THREADS));
+    assert.equal(r.out.simdThreads, threads);
+    assert.equal(r.out.simdReady, threads - 1, 'every helper thread started');
+    assert.ok(threads === 1 ? r.out.splitCalls === 0 : (r.out.splitCalls as number) > 0, `split calls: ${r.out.splitCalls}`);
     assert.deepEqual(r.out.shape, [4, 32, 32, 32]);
     assert.equal(r.out.min, 144);
     assert.equal(r.out.max, 144);

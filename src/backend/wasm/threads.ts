@@ -22,8 +22,15 @@
 import * as path from 'path';
 import * as tf from '../../tf';
 
-/** The largest pool the threaded build preallocates workers for. */
-export const MAX_WASM_THREADS = 8;
+/**
+ * The most threads the wasm backend runs on: this project's kernels (./simd/module.ts, where a
+ * training step spends nearly all its time) split their calls over up to this many, with helper
+ * threads of their own.
+ */
+export const MAX_WASM_THREADS = 16;
+
+/** The largest pool the threaded build preallocates workers for: XNNPACK's kernels use at most these. */
+export const MAX_XNNPACK_THREADS = 8;
 
 interface EmscriptenWorker {
   unref(): void;
@@ -133,11 +140,17 @@ async function startThreadedModule(threads: number): Promise<ThreadedModule> {
 
 let registeredThreads = 0;
 
+/** The thread count the 'wasm' backend was registered with (`useWasmThreads`; 1 if never). */
+export function wasmThreads(): number {
+  return Math.max(1, registeredThreads);
+}
+
 /**
- * Register the 'wasm' backend on the threaded build with `threads` threads in XNNPACK's pool (the
- * calling thread included; capped at MAX_WASM_THREADS). One thread keeps tfjs's own single-threaded
- * registration. Call before the backend is first used: re-registering drops a backend already made,
- * and the tensors on it. Returns the thread count used.
+ * Register the 'wasm' backend on the threaded build with `threads` threads (the calling thread
+ * included; capped at MAX_WASM_THREADS): this project's kernels split over all of them, XNNPACK's pool
+ * gets at most MAX_XNNPACK_THREADS. One thread keeps tfjs's own single-threaded registration. Call
+ * before the backend is first used: re-registering drops a backend already made, and the tensors on
+ * it. Returns the thread count used.
  */
 export function useWasmThreads(threads: number): number {
   const n = Math.max(1, Math.min(MAX_WASM_THREADS, Math.floor(threads)));
@@ -146,11 +159,12 @@ export function useWasmThreads(threads: number): number {
   const wasmPkg = require('@tensorflow/tfjs-backend-wasm') as typeof import('@tensorflow/tfjs-backend-wasm');
   if (tf.findBackendFactory('wasm')) tf.removeBackend('wasm');
   registeredThreads = n;
-  wasmPkg.setThreadsCount(n);
+  const pool = Math.min(n, MAX_XNNPACK_THREADS);
+  wasmPkg.setThreadsCount(pool);
   tf.registerBackend(
     'wasm',
     async () => {
-      const mod = await startThreadedModule(n);
+      const mod = await startThreadedModule(pool);
       const backend = new wasmPkg.BackendWasm(mod as never);
       // The pool's workers stay running (blocked between jobs): let the program exit when it is done.
       for (const w of mod.PThread.runningWorkers) w.unref();

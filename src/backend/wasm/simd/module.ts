@@ -13,6 +13,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { Worker } from 'worker_threads';
 import type { BackendWasm } from '../common';
+import { wasmThreads } from '../threads';
 
 /** The exported functions (see kernels.c for what each argument means). */
 export const KERNEL_NAMES = [
@@ -235,8 +236,10 @@ function memoryOf(backend: BackendWasm): Memory {
 export function simdKernels(backend: BackendWasm): SimdKernels {
   let k = instances.get(backend);
   if (!k) {
+    // As many threads as the backend was registered with (../threads.ts), which may be more than
+    // XNNPACK's pool has; the single-threaded build's memory is not shared, and gets no helpers.
     const tfjs = backend.wasm.tfjs as unknown as { getThreadsCount?: () => number };
-    const threads = tfjs.getThreadsCount ? tfjs.getThreadsCount() : 1;
+    const threads = tfjs.getThreadsCount ? Math.max(tfjs.getThreadsCount(), wasmThreads()) : 1;
     k = new SimdKernels(memoryOf(backend), Math.max(0, threads - 1));
     instances.set(backend, k);
   }
