@@ -166,8 +166,11 @@ function convRef(x: Float32Array, wt: Float32Array, bias: Float32Array, relu: bo
   return out;
 }
 
-/** What ../../src/backend/wasm/conv.ts does with the module: pack W, then conv_forward over pixel groups. */
-function convForward(k: SimdKernels, heap: Heap, x: Float32Array, wt: Float32Array, bias: Float32Array, relu: boolean, g: Conv): Float32Array {
+/**
+ * What ../../src/backend/wasm/conv.ts does with the module: pack W, then conv_forward over work items,
+ * each pixel group split into `chunks` runs of W's 8-channel panels.
+ */
+function convForward(k: SimdKernels, heap: Heap, x: Float32Array, wt: Float32Array, bias: Float32Array, relu: boolean, g: Conv, chunks: number): Float32Array {
   const K = g.kh * g.kw * g.ci;
   const pixels = g.n * g.oh * g.ow;
   const bp = heap.alloc(K * g.co);
@@ -177,15 +180,46 @@ function convForward(k: SimdKernels, heap: Heap, x: Float32Array, wt: Float32Arr
   k.parallel('pack_b8', [heap.put(wt), bp, K, g.co, 0, 0], 4, g.co / 8, K * g.co);
   k.parallel(
     'conv_forward',
-    [heap.put(x), bp, heap.put(bias), zeros, ap, y, g.n, g.h, g.w, g.ci, g.oh, g.ow, g.kh, g.kw, g.sh, g.sw, g.pt, g.pl, g.co, relu ? 1 : 0, 0, 0, 0],
-    21,
-    Math.ceil(pixels / 32),
+    [heap.put(x), bp, heap.put(bias), zeros, ap, y, g.n, g.h, g.w, g.ci, g.oh, g.ow, g.kh, g.kw, g.sh, g.sw, g.pt, g.pl, g.co, relu ? 1 : 0, 0, chunks, 0, 0],
+    22,
+    Math.ceil(pixels / 32) * chunks,
     pixels * K * g.co,
     1,
     20,
   );
   return heap.f32(y, pixels * g.co).slice();
 }
+
+/**
+ * What ../../src/backend/wasm/conv.ts does for a 3x3 stride-1 convolution: transform W (winograd_filter),
+ * then winograd_conv over work items, each block of 16 tiles split into `chunks` runs of W's panels.
+ */
+function winogradForward(k: SimdKernels, heap: Heap, x: Float32Array, wt: Float32Array, bias: Float32Array, relu: boolean, g: Conv, chunks: number): Float32Array {
+  const pixels = g.n * g.oh * g.ow;
+  const u = heap.alloc(16 * g.ci * g.co);
+  const scratch = heap.alloc(k.threads * 16 * 16 * (g.ci + 8));
+  const y = heap.put(new Float32Array(pixels * g.co).fill(5)); // must be overwritten
+  k.parallel('winograd_filter', [heap.put(wt), u, g.ci, g.co, 0, 0], 4, g.co / 8, 16 * g.ci * g.co);
+  const blocks = Math.ceil((g.n * Math.ceil(g.oh / 2) * Math.ceil(g.ow / 2)) / 16);
+  k.parallel(
+    'winograd_conv',
+    [heap.put(x), u, heap.put(bias), scratch, y, g.n, g.h, g.w, g.ci, g.oh, g.ow, g.pt, g.pl, g.co, relu ? 1 : 0, 0, chunks, 0, 0],
+    17,
+    blocks * chunks,
+    pixels * 9 * g.ci * g.co,
+    1,
+    15,
+  );
+  return heap.f32(y, pixels * g.co).slice();
+}
+
+const WINOGRAD_CASES: [string, Conv][] = [
+  ['3x3 pad 1, 64 -> 192 on 28x28 (conv2, 14x14 tiles a map)', conv(2, 28, 28, 64, 192, 3, 1, 1)],
+  ['3x3 pad 1, 160 -> 320 on 7x7 (inception4e: odd map, tiles over the edge)', conv(3, 7, 7, 160, 320, 3, 1, 1)],
+  ['3x3 pad 1, 384 -> 192 on 5x6 (an input gradient of 5b: reduction over 2 blocks of 256)', conv(2, 5, 6, 384, 192, 3, 1, 1)],
+  ['3x3 valid, 8 -> 16 on 9x7 (no padding, odd output)', conv(1, 9, 7, 8, 16, 3, 1, 0)],
+  ['3x3 pad 2, 4 -> 8 on 3x3 (more padding than k-1-p: whole tiles in the padding)', conv(2, 3, 3, 4, 8, 3, 1, 2)],
+];
 
 const FORWARD_CASES: [string, Conv][] = [
   ['3x3 pad 1, 64 -> 192 on 28x28 (conv2), K = 576 over 3 blocks', conv(2, 28, 28, 64, 192, 3, 1, 1)],
@@ -230,25 +264,39 @@ for (const [fma, shared] of [false, true].flatMap((f) => [false, true].map((s) =
     assert.ok(shared ? k.splitCalls > 0 : k.splitCalls === 0, `split calls: ${k.splitCalls}`);
   });
 
-  test(`SIMD kernels (${label}): forward convolution with bias and ReLU matches a float64 reference`, async () => {
+  /**
+   * A forward-convolution kernel (`run`: conv_forward or winograd_conv, as the backend calls them)
+   * against the float64 reference, with and without ReLU, its work split 1 and 5 ways per pixel block
+   * (5: uneven, 24 panels as 5+5+5+5+4, or more runs than panels, 16 channels: 2).
+   */
+  const forwardMatches = async (cases: [string, Conv][], run: typeof convForward, seed: number) => {
     const heap = new Heap(shared);
     const k = new SimdKernels(heap.memory, 1, fma);
     await k.whenReady();
-    for (const [name, g] of FORWARD_CASES) {
-      const x = randn(g.n * g.h * g.w * g.ci, 15, 0.3);
-      const wt = randn(g.kh * g.kw * g.ci * g.co, 16);
-      const bias = randn(g.co, 17);
+    for (const [name, g] of cases) {
+      const x = randn(g.n * g.h * g.w * g.ci, seed, 0.3);
+      const wt = randn(g.kh * g.kw * g.ci * g.co, seed + 1);
+      const bias = randn(g.co, seed + 2);
       for (const relu of [false, true]) {
-        const got = convForward(k, heap, x, wt, bias, relu, g);
         const want = convRef(x, wt, bias, relu, g);
-        const e = maxRelErr(got, want);
-        assert.ok(e < 1e-5, `${name}, relu ${relu}: relative error ${e}`);
-        if (relu) assert.ok(got.some((v) => v === 0) && got.every((v) => v >= 0), `${name}: ReLU applied`);
+        for (const chunks of [1, 5]) {
+          const got = run(k, heap, x, wt, bias, relu, g, chunks);
+          const e = maxRelErr(got, want);
+          assert.ok(e < 1e-5, `${name}, relu ${relu}, ${chunks} runs of panels: relative error ${e}`);
+          if (relu) assert.ok(got.some((v) => v === 0) && got.every((v) => v >= 0), `${name}: ReLU applied`);
+        }
       }
     }
     heap.assertGuards(label);
     assert.ok(shared ? k.splitCalls > 0 : k.splitCalls === 0, `split calls: ${k.splitCalls}`);
-  });
+  };
+
+  test(`SIMD kernels (${label}): forward convolution with bias and ReLU matches a float64 reference`, () => forwardMatches(FORWARD_CASES, convForward, 15));
+
+  // Winograd's transforms add and subtract (and halve W): a few float32 roundings more than a direct
+  // sum, inside the same tolerance.
+  test(`SIMD kernels (${label}): 3x3 convolutions by Winograd F(2x2, 3x3) with bias and ReLU match a float64 reference`, () =>
+    forwardMatches(WINOGRAD_CASES, winogradForward, 25));
 
   test(`SIMD kernels (${label}): BatchNorm statistics, normalisation with ReLU and its two gradient passes match a float64 reference`, async () => {
     const heap = new Heap(shared);

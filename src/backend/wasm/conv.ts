@@ -23,6 +23,9 @@ import { simdKernels } from './simd/module';
 /** Output pixels packed and computed together (G in kernels.c). */
 const GROUP = 32;
 
+/** Work items per thread below which a call's pixel groups are also split over W's panels. */
+const ITEMS_PER_THREAD = 4;
+
 /** Whether conv_forward covers this convolution. */
 export function simdConvCovers(info: tf.backend_util.Conv2DInfo): boolean {
   return (
@@ -54,30 +57,107 @@ export function simdConv2d(
   const { batchSize: n, inHeight: h, inWidth: w, outHeight: oh, outWidth: ow, outChannels: co } = info;
   const { filterHeight: kh, filterWidth: kw, strideHeight: sh, strideWidth: sw } = info;
   const simd = simdKernels(backend);
+  if (winogradCovers(info)) {
+    const y = winogradConv2d(backend, x4, filter, bias, relu, info, ci4, cacheFilter);
+    dispose(backend, x4 === x ? null : x4);
+    return y;
+  }
   const k = kh * kw * ci4;
   const pixels = n * oh * ow;
   const groups = Math.ceil(pixels / GROUP);
+  // Few pixel groups (a 3x3 map, a dense layer's rows): each is also split into runs of W's panels.
+  const chunks = simd.threads === 1 || groups >= ITEMS_PER_THREAD * simd.threads ? 1 : Math.min(co / 8, Math.ceil((ITEMS_PER_THREAD * simd.threads) / groups));
   const pack = () => packedFilter(backend, filter, ci4);
-  const bp = cacheFilter ? cachedPacking(backend, filter.dataId, pack) : pack();
+  const bp = cacheFilter ? cachedPacking(backend, filter.dataId, pack, 'panels') : pack();
   const out = backend.makeOutput([n, oh, ow, co], 'float32');
   const ap = backend.makeOutput([simd.threads, GROUP, k], 'float32');
   const zeros = backend.makeOutput([Math.max(ci4, co)], 'float32');
   f32(backend, zeros).fill(0);
-  // conv_forward(x, bp, bias, zrow, ap, y, n, h, w, ci, oh, ow, kh, kw, sh, sw, pt, pl, co, relu, part, g0, g1)
+  // conv_forward(x, bp, bias, zrow, ap, y, n, h, w, ci, oh, ow, kh, kw, sh, sw, pt, pl, co, relu, part, chunks, i0, i1),
+  // split over work items (pixel group x run of panels)
   simd.parallel(
     'conv_forward',
     [
       memoryOffset(backend, x4), memoryOffset(backend, bp), memoryOffset(backend, bias ?? zeros), memoryOffset(backend, zeros),
       memoryOffset(backend, ap), memoryOffset(backend, out), n, h, w, ci4, oh, ow, kh, kw, sh, sw, info.padInfo.top, info.padInfo.left,
-      co, relu ? 1 : 0, 0, 0, 0,
+      co, relu ? 1 : 0, 0, chunks, 0, 0,
     ],
-    21,
-    groups,
+    22,
+    groups * chunks,
     pixels * k * co,
     1,
     20,
   );
   dispose(backend, ap, zeros, cacheFilter ? null : bp, x4 === x ? null : x4);
+  return out;
+}
+
+/** Tiles per block in winograd_conv (WT in kernels.c). */
+const WINOGRAD_TILES = 16;
+
+/** The smallest share of the 2x2 tiles' outputs that must lie inside the map for F(2x2, 3x3) to pay. */
+const WINOGRAD_MIN_USE = 0.7;
+
+let winogradOn = true;
+
+/**
+ * Whether 3x3 stride-1 convolutions (forward, and the input gradient of one) run by Winograd's
+ * F(2x2, 3x3) (on by default; false: the direct GEMM). For tests and benchmarks comparing the two.
+ */
+export function setWinograd(on: boolean): void {
+  winogradOn = on;
+}
+
+/**
+ * Whether winograd_conv takes this convolution: 3x3, stride 1 (dilation 1 and the channel counts as
+ * simdConvCovers asks), on a map that the 2x2 output tiles cover with little waste (7x7 uses 49 of 64
+ * tile outputs and is taken; a 3x3 map, 9 of 16, is not).
+ */
+export function winogradCovers(info: tf.backend_util.Conv2DInfo): boolean {
+  const { filterHeight: kh, filterWidth: kw, strideHeight: sh, strideWidth: sw, outHeight: oh, outWidth: ow } = info;
+  const use = (oh * ow) / (4 * Math.ceil(oh / 2) * Math.ceil(ow / 2));
+  return winogradOn && kh === 3 && kw === 3 && sh === 1 && sw === 1 && use >= WINOGRAD_MIN_USE && simdConvCovers(info);
+}
+
+/**
+ * y = act(conv(x, filter) + bias) by F(2x2, 3x3) (winograd_conv in ./simd/kernels.c); x has ci4
+ * channels (a multiple of 4), the filter is padded to match. The filter's transform U [16][co/8][ci4][8]
+ * is made per call in training and kept per filter tensor in inference, as the direct path's panels are.
+ */
+function winogradConv2d(backend: BackendWasm, x: Info, filter: Info, bias: Info | null, relu: boolean, info: tf.backend_util.Conv2DInfo, ci4: number, cacheFilter: boolean): Info {
+  const { batchSize: n, inHeight: h, inWidth: w, outHeight: oh, outWidth: ow, outChannels: co } = info;
+  const simd = simdKernels(backend);
+  const transform = () => {
+    const f4 = ci4 === info.inChannels ? filter : paddedChannels(backend, filter, ci4, 2);
+    const u = backend.makeOutput([16, co / 8, ci4, 8], 'float32');
+    // winograd_filter(w, u, ci, co, cb0, cb1), split over 8-channel panels
+    simd.parallel('winograd_filter', [memoryOffset(backend, f4), memoryOffset(backend, u), ci4, co, 0, 0], 4, co / 8, 16 * ci4 * co);
+    dispose(backend, f4 === filter ? null : f4);
+    return u;
+  };
+  const u = cacheFilter ? cachedPacking(backend, filter.dataId, transform, 'winograd') : transform();
+  const tiles = n * Math.ceil(oh / 2) * Math.ceil(ow / 2);
+  const blocks = Math.ceil(tiles / WINOGRAD_TILES);
+  const chunks = simd.threads === 1 || blocks >= ITEMS_PER_THREAD * simd.threads ? 1 : Math.min(co / 8, Math.ceil((ITEMS_PER_THREAD * simd.threads) / blocks));
+  const out = backend.makeOutput([n, oh, ow, co], 'float32');
+  const scratch = backend.makeOutput([simd.threads, 16 * WINOGRAD_TILES * (ci4 + 8)], 'float32');
+  const zeros = bias ? null : backend.makeOutput([co], 'float32');
+  if (zeros) f32(backend, zeros).fill(0);
+  // winograd_conv(x, u, bias, scratch, y, n, h, w, ci, oh, ow, pt, pl, co, relu, part, chunks, i0, i1),
+  // split over work items (tile block x run of panels)
+  simd.parallel(
+    'winograd_conv',
+    [
+      memoryOffset(backend, x), memoryOffset(backend, u), memoryOffset(backend, bias ?? zeros!), memoryOffset(backend, scratch), memoryOffset(backend, out),
+      n, h, w, ci4, oh, ow, info.padInfo.top, info.padInfo.left, co, relu ? 1 : 0, 0, chunks, 0, 0,
+    ],
+    17,
+    blocks * chunks,
+    16 * tiles * ci4 * co,
+    1,
+    15,
+  );
+  dispose(backend, scratch, zeros, cacheFilter ? null : u);
   return out;
 }
 

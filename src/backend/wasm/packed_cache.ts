@@ -12,12 +12,15 @@ import type { BackendWasm, Info } from './common';
 
 type DataId = object;
 
-const caches = new WeakMap<BackendWasm, Map<DataId, Info>>();
+/** Per weight tensor, its packed forms by kind (a filter may be packed for more than one kernel). */
+type Entries = Map<DataId, Map<string, Info>>;
 
-function cacheOf(backend: BackendWasm): Map<DataId, Info> {
+const caches = new WeakMap<BackendWasm, Entries>();
+
+function cacheOf(backend: BackendWasm): Entries {
   let cache = caches.get(backend);
   if (cache) return cache;
-  const entries = new Map<DataId, Info>();
+  const entries: Entries = new Map();
   cache = entries;
   caches.set(backend, entries);
   const disposeData = backend.disposeData.bind(backend);
@@ -26,7 +29,7 @@ function cacheOf(backend: BackendWasm): Map<DataId, Info> {
     const packed = entries.get(dataId);
     if (packed && !backend.dataIdMap.has(dataId)) {
       entries.delete(dataId);
-      disposeData(packed.dataId, true);
+      for (const p of packed.values()) disposeData(p.dataId, true);
     }
     return freed;
   };
@@ -34,20 +37,27 @@ function cacheOf(backend: BackendWasm): Map<DataId, Info> {
 }
 
 /**
- * The packed form of the tensor with `dataId`, made by `make` (a backend-owned tensor) on first use
- * and kept until that tensor's data is freed. The caller must not dispose what it gets.
+ * The packed form (`kind`) of the tensor with `dataId`, made by `make` (a backend-owned tensor) on
+ * first use and kept until that tensor's data is freed. The caller must not dispose what it gets.
  */
-export function cachedPacking(backend: BackendWasm, dataId: DataId, make: () => Info): Info {
+export function cachedPacking(backend: BackendWasm, dataId: DataId, make: () => Info, kind = 'panels'): Info {
   const cache = cacheOf(backend);
-  let packed = cache.get(dataId);
+  let forms = cache.get(dataId);
+  if (!forms) {
+    forms = new Map();
+    cache.set(dataId, forms);
+  }
+  let packed = forms.get(kind);
   if (!packed) {
     packed = make();
-    cache.set(dataId, packed);
+    forms.set(kind, packed);
   }
   return packed;
 }
 
 /** How many packed copies a backend keeps now (for tests). */
 export function cachedPackings(backend: BackendWasm): number {
-  return caches.get(backend)?.size ?? 0;
+  let n = 0;
+  for (const forms of caches.get(backend)?.values() ?? []) n += forms.size;
+  return n;
 }

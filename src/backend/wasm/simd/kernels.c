@@ -210,19 +210,21 @@ void copy_rows(const f32 *src, f32 *dst, int src_rows, int dst_rows, int width, 
 #endif
 
 /*
- * c [rows x 8] (row stride ldc) = (accumulate ? c : 0) + sum over k < kk of a[k][0..4]^T b[k][0..8],
- * then, if last, + bias and ReLU if relu; rows <= 4.
+ * c [rows x 8] (row stride ldc) = (accumulate ? c : 0) + sum over k < kk of A[0..4][k] b[k][0..8],
+ * then, if last, + bias and ReLU if relu; rows <= 4. A[r][k] = a[r * rs + k * ks]: packed panels
+ * [k][4] have rs = 1, ks = 4; four rows of a matrix with row stride lda have rs = lda, ks = 1 (the
+ * strides are constants at each call, so the loads keep fixed offsets once inlined).
  */
-static inline void tile4x8(const f32 *a, const f32 *b, int kk, f32 *c, int ldc, int accumulate, int last,
+static inline void tile4x8(const f32 *a, int rs, int ks, const f32 *b, int kk, f32 *c, int ldc, int accumulate, int last,
                            const f32 *bias, int relu, int rows) {
   v128_t c0a = wasm_f32x4_splat(0.0f), c0b = c0a, c1a = c0a, c1b = c0a, c2a = c0a, c2b = c0a, c3a = c0a, c3b = c0a;
   for (int k = 0; k < kk; k++) {
     v128_t b0 = wasm_v128_load(b), b1 = wasm_v128_load(b + 4), s;
     s = wasm_v128_load32_splat(a); MADD(c0a, s, b0); MADD(c0b, s, b1);
-    s = wasm_v128_load32_splat(a + 1); MADD(c1a, s, b0); MADD(c1b, s, b1);
-    s = wasm_v128_load32_splat(a + 2); MADD(c2a, s, b0); MADD(c2b, s, b1);
-    s = wasm_v128_load32_splat(a + 3); MADD(c3a, s, b0); MADD(c3b, s, b1);
-    a += 4;
+    s = wasm_v128_load32_splat(a + rs); MADD(c1a, s, b0); MADD(c1b, s, b1);
+    s = wasm_v128_load32_splat(a + 2 * rs); MADD(c2a, s, b0); MADD(c2b, s, b1);
+    s = wasm_v128_load32_splat(a + 3 * rs); MADD(c3a, s, b0); MADD(c3b, s, b1);
+    a += ks;
     b += 8;
   }
   v128_t z = wasm_f32x4_splat(0.0f);
@@ -322,7 +324,7 @@ void conv_filter_grad(const f32 *x, const f32 *dy, f32 *bp, f32 *ap, f32 *c, int
     pack_patches(x, ap, kc, &g, p0, kk, rb0, rb1);
     for (int rb = rb0; rb < rb1; rb++)
       for (int cb = 0; cb < n8; cb++)
-        tile4x8(ap + rb * kc * 4, mine + cb * kk * 8, kk, c + rb * 4 * ldc + cb * 8, ldc, p0 > 0, 0, c, 0, 4);
+        tile4x8(ap + rb * kc * 4, 1, 4, mine + cb * kk * 8, kk, c + rb * 4 * ldc + cb * 8, ldc, p0 > 0, 0, c, 0, 4);
   }
 }
 
@@ -376,27 +378,193 @@ static void pack_pixels(const f32 *x, const f32 *zrow, f32 *ap, const struct con
   }
 }
 
-/* Pixel groups [g0, g1) of y; see above. bias: co floats (zeros for none). */
+/* Panels [cb0, cb1) of y for the pixel group at q0, whose patches ap holds (pack_pixels). */
+__attribute__((noinline)) static void conv_forward_panels(const f32 *ap, const f32 *bp, const f32 *bias, f32 *y, int K, int co, int relu,
+                                                          int q0, int total, int cb0, int cb1) {
+  /* The reduction in blocks of KB: a tile's A and B blocks (4 KB + 8 KB) stay in L1. */
+  for (int k0 = 0; k0 < K; k0 += KB) {
+    int kk = imin(KB, K - k0), last = k0 + kk == K;
+    for (int cb = cb0; cb < cb1; cb++) {
+      for (int t = 0; t < G / 4; t++) {
+        int q = q0 + 4 * t;
+        if (q >= total) break;
+        tile4x8(ap + (t * K + k0) * 4, 1, 4, bp + (cb * K + k0) * 8, kk, y + q * co + cb * 8, co, k0 > 0, last, bias + cb * 8, relu,
+                imin(4, total - q));
+      }
+    }
+  }
+}
+
+/*
+ * Work items [i0, i1) of y; see above. Item i is pixel group i / chunks and the i % chunks'th of
+ * `chunks` runs of W's 8-channel panels, so that a call with few pixel groups (a 3x3 map, a dense
+ * layer's 16 rows) still splits evenly over the threads; a thread packs a group's patches once for
+ * its consecutive items of that group. bias: co floats (zeros for none).
+ */
 EXPORT(conv_forward)
 void conv_forward(const f32 *x, const f32 *bp, const f32 *bias, const f32 *zrow, f32 *ap, f32 *y, int n, int h, int w,
                   int ci, int oh, int ow, int kh, int kw, int sh, int sw, int pt, int pl, int co, int relu, int part,
-                  int g0, int g1) {
+                  int chunks, int i0, int i1) {
   struct conv g = {n, h, w, ci, oh, ow, kh, kw, sh, sw, pt, pl};
-  int total = n * oh * ow, K = kh * kw * ci;
+  int total = n * oh * ow, K = kh * kw * ci, panels = co / 8, per = (panels + chunks - 1) / chunks, packed = -1;
   f32 *mine = ap + part * G * K;
-  for (int gi = g0; gi < g1; gi++) {
-    int q0 = gi * G;
-    pack_pixels(x, zrow, mine, &g, q0, total);
-    /* The reduction in blocks of KB: a tile's A and B blocks (4 KB + 8 KB) stay in L1. */
-    for (int k0 = 0; k0 < K; k0 += KB) {
-      int kk = imin(KB, K - k0), last = k0 + kk == K;
-      for (int cb = 0; cb < co / 8; cb++) {
-        for (int t = 0; t < G / 4; t++) {
-          int q = q0 + 4 * t;
-          if (q >= total) break;
-          tile4x8(mine + (t * K + k0) * 4, bp + (cb * K + k0) * 8, kk, y + q * co + cb * 8, co, k0 > 0, last, bias + cb * 8, relu,
-                      imin(4, total - q));
+  for (int i = i0; i < i1; i++) {
+    int gi = i / chunks, cb0 = (i - gi * chunks) * per;
+    if (gi != packed) {
+      pack_pixels(x, zrow, mine, &g, gi * G, total);
+      packed = gi;
+    }
+    conv_forward_panels(mine, bp, bias, y, K, co, relu, gi * G, total, cb0, imin(panels, cb0 + per));
+  }
+}
+
+/*
+ * 3x3 stride-1 convolutions by Winograd's minimal filtering F(2x2, 3x3) (Lavin & Gray 2016): each 2x2
+ * block of outputs ("tile") comes from a 4x4 block of input d, as
+ *
+ *   Y = A^T [ (G g G^T) * (B^T d B) ] A      (* elementwise over the 16 positions xi of the 4x4 block)
+ *
+ * per input and output channel, the sum over input channels being a matrix product per position:
+ * M[xi] [tiles, co] = V[xi] [tiles, ci] . U[xi] [ci, co], with V = B^T d B and U = G g G^T. That is
+ * 16 multiplications per tile and channel pair where the direct convolution has 36 (2.25x fewer), plus
+ * the transforms (adds only, for B and A), which cost about ci + co vector operations per tile.
+ *
+ *   B^T = | 1  0 -1  0 |    G = | 1    0    0   |    A^T = | 1  1  1  0 |
+ *         | 0  1  1  0 |        | 1/2  1/2  1/2 |          | 0  1 -1 -1 |
+ *         | 0 -1  1  0 |        | 1/2 -1/2  1/2 |
+ *         | 0  1  0 -1 |        | 0    0    1   |
+ *
+ * u = U packed as [16][co/8][ci][8] (winograd_filter). Tiles go in blocks of WT: a block's V [16][WT][ci]
+ * is made once per thread and block, then for each 8-channel panel of W the 16 products run on the 4x8
+ * tile (4 tiles x 8 channels, its rows read from V with a stride) into M [16][WT][8], and the
+ * output transform adds the bias, applies ReLU and writes y.
+ */
+#define WT 16
+
+/* u [16][co/8][ci][8] = G g G^T for each (ci, co) of w [3][3][ci][co], panels [cb0, cb1) of 8 channels. */
+EXPORT(winograd_filter)
+void winograd_filter(const f32 *w, f32 *u, int ci, int co, int cb0, int cb1) {
+  v128_t half = wasm_f32x4_splat(0.5f);
+  int panels = co / 8, tap = ci * co;
+  for (int cb = cb0; cb < cb1; cb++) {
+    for (int c = 0; c < ci; c++) {
+      for (int h = 0; h < 8; h += 4) {
+        const f32 *g = w + c * co + cb * 8 + h;
+        v128_t t[4][3];
+        for (int kx = 0; kx < 3; kx++) {
+          v128_t g0 = wasm_v128_load(g + kx * tap), g1 = wasm_v128_load(g + (3 + kx) * tap), g2 = wasm_v128_load(g + (6 + kx) * tap);
+          t[0][kx] = g0;
+          t[1][kx] = wasm_f32x4_mul(wasm_f32x4_add(wasm_f32x4_add(g0, g1), g2), half);
+          t[2][kx] = wasm_f32x4_mul(wasm_f32x4_add(wasm_f32x4_sub(g0, g1), g2), half);
+          t[3][kx] = g2;
         }
+        f32 *o = u + (cb * ci + c) * 8 + h;
+        int xs = panels * ci * 8; /* from one position xi to the next */
+        for (int i = 0; i < 4; i++) {
+          v128_t r0 = t[i][0], r1 = t[i][1], r2 = t[i][2];
+          wasm_v128_store(o + (4 * i + 0) * xs, r0);
+          wasm_v128_store(o + (4 * i + 1) * xs, wasm_f32x4_mul(wasm_f32x4_add(wasm_f32x4_add(r0, r1), r2), half));
+          wasm_v128_store(o + (4 * i + 2) * xs, wasm_f32x4_mul(wasm_f32x4_add(wasm_f32x4_sub(r0, r1), r2), half));
+          wasm_v128_store(o + (4 * i + 3) * xs, r2);
+        }
+      }
+    }
+  }
+}
+
+/* v [16][WT][ci] row tt = B^T d B of tile q's 4x4 input block (zeros outside x), 4 channels at a time. */
+static void winograd_input(const f32 *x, f32 *v, const struct conv *g, int th, int tw, int q, int tt) {
+  int ci = g->ci, b = q / (th * tw), r = q - b * th * tw, ty = r / tw, tx = r - ty * tw;
+  int y0 = 2 * ty - g->pt, x0 = 2 * tx - g->pl;
+  int inside = y0 >= 0 && x0 >= 0 && y0 + 4 <= g->h && x0 + 4 <= g->w;
+  v128_t z = wasm_f32x4_splat(0.0f);
+  const f32 *base = x + ((b * g->h + y0) * g->w + x0) * ci;
+  int rs = g->w * ci;
+  for (int c = 0; c < ci; c += 4) {
+    v128_t d[4][4];
+    for (int i = 0; i < 4; i++)
+      for (int j = 0; j < 4; j++)
+        d[i][j] = inside || (y0 + i >= 0 && y0 + i < g->h && x0 + j >= 0 && x0 + j < g->w) ? wasm_v128_load(base + i * rs + j * ci + c) : z;
+    v128_t t[4][4];
+    for (int j = 0; j < 4; j++) {
+      t[0][j] = wasm_f32x4_sub(d[0][j], d[2][j]);
+      t[1][j] = wasm_f32x4_add(d[1][j], d[2][j]);
+      t[2][j] = wasm_f32x4_sub(d[2][j], d[1][j]);
+      t[3][j] = wasm_f32x4_sub(d[1][j], d[3][j]);
+    }
+    f32 *o = v + tt * ci + c;
+    int xs = WT * ci;
+    for (int i = 0; i < 4; i++) {
+      wasm_v128_store(o + (4 * i + 0) * xs, wasm_f32x4_sub(t[i][0], t[i][2]));
+      wasm_v128_store(o + (4 * i + 1) * xs, wasm_f32x4_add(t[i][1], t[i][2]));
+      wasm_v128_store(o + (4 * i + 2) * xs, wasm_f32x4_sub(t[i][2], t[i][1]));
+      wasm_v128_store(o + (4 * i + 3) * xs, wasm_f32x4_sub(t[i][1], t[i][3]));
+    }
+  }
+}
+
+/* y's 2x2 block of tile q, channels o0..o0+4: A^T M A from m [16][WT][8] row tt at lane offset h, + bias, ReLU. */
+static void winograd_output(const f32 *m, const f32 *bias, f32 *y, const struct conv *g, int co, int th, int tw, int q, int tt,
+                            int o0, int h, int relu) {
+  int b = q / (th * tw), r = q - b * th * tw, ty = r / tw, tx = r - ty * tw;
+  v128_t mm[4][4];
+  for (int i = 0; i < 4; i++)
+    for (int j = 0; j < 4; j++) mm[i][j] = wasm_v128_load(m + ((4 * i + j) * WT + tt) * 8 + h);
+  v128_t r0[4], r1[4];
+  for (int j = 0; j < 4; j++) {
+    r0[j] = wasm_f32x4_add(wasm_f32x4_add(mm[0][j], mm[1][j]), mm[2][j]);
+    r1[j] = wasm_f32x4_sub(wasm_f32x4_sub(mm[1][j], mm[2][j]), mm[3][j]);
+  }
+  v128_t bv = wasm_v128_load(bias + o0), z = wasm_f32x4_splat(0.0f);
+  v128_t out[2][2];
+  out[0][0] = wasm_f32x4_add(wasm_f32x4_add(wasm_f32x4_add(r0[0], r0[1]), r0[2]), bv);
+  out[0][1] = wasm_f32x4_add(wasm_f32x4_sub(wasm_f32x4_sub(r0[1], r0[2]), r0[3]), bv);
+  out[1][0] = wasm_f32x4_add(wasm_f32x4_add(wasm_f32x4_add(r1[0], r1[1]), r1[2]), bv);
+  out[1][1] = wasm_f32x4_add(wasm_f32x4_sub(wasm_f32x4_sub(r1[1], r1[2]), r1[3]), bv);
+  for (int a = 0; a < 2; a++) {
+    int oy = 2 * ty + a;
+    if (oy >= g->oh) break;
+    for (int c = 0; c < 2; c++) {
+      int ox = 2 * tx + c;
+      if (ox >= g->ow) break;
+      v128_t val = relu ? wasm_f32x4_pmax(out[a][c], z) : out[a][c];
+      wasm_v128_store(y + ((b * g->oh + oy) * g->ow + ox) * co + o0, val);
+    }
+  }
+}
+
+/*
+ * Work items [i0, i1) of a 3x3 stride-1 convolution y [n, oh, ow, co] = act(conv(x, w) + bias) by
+ * F(2x2, 3x3) (see above): item i is tile block i / chunks and the i % chunks'th run of W's 8-channel
+ * panels. ci a multiple of 4, co of 8; u from winograd_filter; scratch: 16 * WT * (ci + 8) floats per
+ * thread (region `part`).
+ */
+EXPORT(winograd_conv)
+void winograd_conv(const f32 *x, const f32 *u, const f32 *bias, f32 *scratch, f32 *y, int n, int h, int w, int ci, int oh, int ow,
+                   int pt, int pl, int co, int relu, int part, int chunks, int i0, int i1) {
+  struct conv g = {n, h, w, ci, oh, ow, 3, 3, 1, 1, pt, pl};
+  int th = (oh + 1) / 2, tw = (ow + 1) / 2, tiles = n * th * tw;
+  int panels = co / 8, per = (panels + chunks - 1) / chunks, made = -1;
+  f32 *v = scratch + part * 16 * WT * (ci + 8), *m = v + 16 * WT * ci;
+  for (int i = i0; i < i1; i++) {
+    int bi = i / chunks, cb0 = (i - bi * chunks) * per, cb1 = imin(panels, cb0 + per);
+    int q0 = bi * WT, count = imin(WT, tiles - q0);
+    if (bi != made) {
+      for (int tt = 0; tt < count; tt++) winograd_input(x, v, &g, th, tw, q0 + tt, tt);
+      for (int xi = 0; xi < 16; xi++) zero(v + (xi * WT + count) * ci, (WT - count) * ci);
+      made = bi;
+    }
+    for (int cb = cb0; cb < cb1; cb++) {
+      for (int xi = 0; xi < 16; xi++) {
+        const f32 *b = u + (xi * panels + cb) * ci * 8;
+        for (int k0 = 0; k0 < ci; k0 += KB) {
+          int kk = imin(KB, ci - k0);
+          for (int t = 0; t < count; t += 4) tile4x8(v + (xi * WT + t) * ci + k0, ci, 1, b + k0 * 8, kk, m + (xi * WT + t) * 8, 8, k0 > 0, 0, bias, 0, 4);
+        }
+      }
+      for (int tt = 0; tt < count; tt++) {
+        winograd_output(m, bias, y, &g, co, th, tw, q0 + tt, tt, cb * 8, 0, relu);
+        winograd_output(m, bias, y, &g, co, th, tw, q0 + tt, tt, cb * 8 + 4, 4, relu);
       }
     }
   }

@@ -33,6 +33,8 @@ export const KERNEL_NAMES = [
   'bn_apply',
   'bn_grad_sums',
   'bn_grad_input',
+  'winograd_filter',
+  'winograd_conv',
 ] as const;
 export type KernelName = (typeof KERNEL_NAMES)[number];
 
