@@ -190,7 +190,7 @@ const WINOGRAD_CASES: { n: number; h: number; ci: number; co: number; winograd: 
 ];
 
 for (const c of WINOGRAD_CASES) {
-  test(`3x3 convolutions by Winograd F(2x2, 3x3), forward (bias + ReLU), its input gradient and inference with the kept transform, match cpu: ${c.what}`, async () => {
+  test(`3x3 convolutions by Winograd (F(2x2, 3x3): forward with bias + ReLU, input gradient, inference with the kept transform; F(3x3, 2x2): filter gradient) match cpu: ${c.what}`, async () => {
     const xs = randn(c.n * c.h * c.h * c.ci, 11);
     const ws = randn(9 * c.ci * c.co, 12).map((v) => v / Math.sqrt(9 * c.ci));
     const bs = randn(c.co, 13);
@@ -206,8 +206,9 @@ for (const c of WINOGRAD_CASES) {
       const y = read(tf.fused.conv2d({ x, filter: f, bias: b, strides: 1, pad: 1, activation: 'relu' }));
       const again = read(tf.fused.conv2d({ x, filter: f, bias: b, strides: 1, pad: 1, activation: 'relu' }));
       const dxKernel = read(tf.engine().runKernel('Conv2DBackpropInput', { dy, filter: f }, { strides: 1, pad: 1, dataFormat: 'NHWC', inputShape: [c.n, c.h, c.h, c.ci] }) as tf.Tensor);
+      const dw = read(tf.engine().runKernel('Conv2DBackpropFilter', { x, dy }, { strides: 1, pad: 1, dataFormat: 'NHWC', filterShape: [3, 3, c.ci, c.co] }) as tf.Tensor);
       tf.dispose([x, f, b, dy]);
-      return { y, again, dx, dxKernel };
+      return { y, again, dx, dxKernel, dw };
     };
     const r = await onBoth(run);
     setWinograd(false);
@@ -221,11 +222,13 @@ for (const c of WINOGRAD_CASES) {
     assert.deepEqual(r.wasm.again, r.wasm.y, 'inference with the kept transform gives the same y');
     assertClose('dx (tf.grad)', r.wasm.dx, r.cpu.dx);
     assertClose('dx (Conv2DBackpropInput)', r.wasm.dxKernel, r.cpu.dxKernel);
+    assertClose('dW (Conv2DBackpropFilter)', r.wasm.dw, r.cpu.dw);
     // Which path ran: F(2x2, 3x3) rounds differently from the direct product, so its results differ
     // from the direct path's in the last bits; where it does not apply they are the same.
     const same = (a: Float32Array, b: Float32Array) => a.every((v, i) => v === b[i]);
     assert.equal(same(r.wasm.y, direct.y), !c.winograd, `forward ${c.winograd ? 'differs from' : 'equals'} the direct GEMM's`);
     assert.equal(same(r.wasm.dxKernel, direct.dxKernel), !c.winograd, `input gradient ${c.winograd ? 'differs from' : 'equals'} the direct GEMM's`);
+    assert.equal(same(r.wasm.dw, direct.dw), !c.winograd, `filter gradient ${c.winograd ? 'differs from' : 'equals'} the direct GEMM's`);
   });
 }
 

@@ -213,6 +213,25 @@ function winogradForward(k: SimdKernels, heap: Heap, x: Float32Array, wt: Float3
   return heap.f32(y, pixels * g.co).slice();
 }
 
+/** What ../../src/backend/wasm/conv_backprop.ts does for a 3x3 stride-1 filter gradient (ci a multiple of 4). */
+function winogradFilterGrad(k: SimdKernels, heap: Heap, x: Float32Array, dy: Float32Array, g: Conv): Float32Array {
+  const vp = heap.alloc(16 * g.ci * 64);
+  const up = heap.alloc(k.threads * 16 * g.co * 64);
+  const m = heap.alloc(16 * g.ci * g.co);
+  const dw = heap.put(new Float32Array(9 * g.ci * g.co).fill(5)); // must be overwritten
+  const tiles = g.n * Math.ceil(g.oh / 2) * Math.ceil(g.ow / 2);
+  k.parallel(
+    'winograd_filter_grad',
+    [heap.put(x), heap.put(dy), vp, up, m, dw, g.n, g.h, g.w, g.ci, g.oh, g.ow, g.pt, g.pl, g.co, 0, 0, 0],
+    16,
+    g.ci / 4,
+    16 * tiles * g.ci * g.co,
+    1,
+    15,
+  );
+  return heap.f32(dw, 9 * g.ci * g.co).slice();
+}
+
 const WINOGRAD_CASES: [string, Conv][] = [
   ['3x3 pad 1, 64 -> 192 on 28x28 (conv2, 14x14 tiles a map)', conv(2, 28, 28, 64, 192, 3, 1, 1)],
   ['3x3 pad 1, 160 -> 320 on 7x7 (inception4e: odd map, tiles over the edge)', conv(3, 7, 7, 160, 320, 3, 1, 1)],
@@ -247,7 +266,7 @@ test('SIMD kernels: this engine runs the FMA build (relaxed SIMD, switched on at
 for (const [fma, shared] of [false, true].flatMap((f) => [false, true].map((s) => [f, s]))) {
   const label = `${fma ? 'FMA build' : 'plain build'}, ${shared ? 'shared memory, 1 helper thread' : 'unshared memory, 1 thread'}`;
 
-  test(`SIMD kernels (${label}): conv filter gradient matches a float64 reference`, async () => {
+  test(`SIMD kernels (${label}): conv filter gradient (direct, and by Winograd F(3x3, 2x2)) matches a float64 reference`, async () => {
     const heap = new Heap(shared);
     const k = new SimdKernels(heap.memory, 1, fma);
     assert.equal(await k.whenReady(), shared ? 1 : 0);
@@ -259,6 +278,13 @@ for (const [fma, shared] of [false, true].flatMap((f) => [false, true].map((s) =
         const e = maxRelErr(filterGrad(k, heap, x, dy, g, kc), want);
         assert.ok(e < 1e-5, `${name}, slices of ${kc} pixels: relative error ${e}`);
       }
+    }
+    // By F(3x3, 2x2): the Winograd cases (the 28x28 one spans 7 slices of 64 tiles; the last slice is partial).
+    for (const [name, g] of WINOGRAD_CASES) {
+      const x = randn(g.n * g.h * g.w * g.ci, 3, 0.3);
+      const dy = randn(g.n * g.oh * g.ow * g.co, 4);
+      const e = maxRelErr(winogradFilterGrad(k, heap, x, dy, g), filterGradRef(x, dy, g));
+      assert.ok(e < 1e-5, `Winograd filter gradient, ${name}: relative error ${e}`);
     }
     heap.assertGuards(label);
     assert.ok(shared ? k.splitCalls > 0 : k.splitCalls === 0, `split calls: ${k.splitCalls}`);

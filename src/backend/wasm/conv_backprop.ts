@@ -18,7 +18,7 @@
  */
 import * as tf from '../../tf';
 import { BackendWasm, Info, KernelArgs, dispose, f32, memoryOffset, run, sizeOf, wasmKernel } from './common';
-import { paddedChannels, simdConv2d, simdConvCovers } from './conv';
+import { paddedChannels, simdConv2d, simdConvCovers, winogradCovers } from './conv';
 import { simdKernels } from './simd/module';
 
 type Pad = 'valid' | 'same' | number | tf.backend_util.ExplicitPadding;
@@ -116,6 +116,7 @@ export function simdFilterGrad(backend: BackendWasm, x: Info, dy: Info, info: tf
     f32(backend, out).fill(0);
     return out;
   }
+  if (ci % 4 === 0 && winogradCovers(info)) return winogradFilterGrad(backend, x, dy, info, out);
   // Patch rows are packed 4 channels at a time: x with 3 channels (conv1) is padded to 4 first, and
   // the padding's rows of dW are left out at the end.
   const ci4 = Math.ceil(ci / 4) * 4;
@@ -155,5 +156,37 @@ export function simdFilterGrad(backend: BackendWasm, x: Info, dy: Info, info: tf
   }
   dispose(backend, x4 === x ? null : x4);
   dispose(backend, bp, ap, exact ? null : c);
+  return out;
+}
+
+/** Tiles per slice in winograd_filter_grad (FT in kernels.c). */
+const WINOGRAD_GRAD_TILES = 64;
+
+/**
+ * dW [3, 3, ci, co] (into `out`) of a 3x3 stride-1 convolution by F(3x3, 2x2) (winograd_filter_grad in
+ * ./simd/kernels.c): the transformed tiles' products summed over all tiles into M [16][ci][co], then
+ * one output transform. ci a multiple of 4; the rows of 4 input channels are split over the threads.
+ */
+function winogradFilterGrad(backend: BackendWasm, x: Info, dy: Info, info: tf.backend_util.Conv2DInfo, out: Info): Info {
+  const { batchSize: n, inHeight: h, inWidth: w, inChannels: ci, outHeight: oh, outWidth: ow, outChannels: co } = info;
+  const simd = simdKernels(backend);
+  const vp = backend.makeOutput([16, ci / 4, WINOGRAD_GRAD_TILES, 4], 'float32');
+  const up = backend.makeOutput([simd.threads, 16, co / 8, WINOGRAD_GRAD_TILES, 8], 'float32');
+  const m = backend.makeOutput([16, ci, co], 'float32');
+  const tiles = n * Math.ceil(oh / 2) * Math.ceil(ow / 2);
+  // winograd_filter_grad(x, dy, vp, up, m, dw, n, h, w, ci, oh, ow, pt, pl, co, part, rb0, rb1), split over row blocks
+  simd.parallel(
+    'winograd_filter_grad',
+    [
+      memoryOffset(backend, x), memoryOffset(backend, dy), memoryOffset(backend, vp), memoryOffset(backend, up), memoryOffset(backend, m),
+      memoryOffset(backend, out), n, h, w, ci, oh, ow, info.padInfo.top, info.padInfo.left, co, 0, 0, 0,
+    ],
+    16,
+    ci / 4,
+    16 * tiles * ci * co,
+    1,
+    15,
+  );
+  dispose(backend, vp, up, m);
   return out;
 }

@@ -570,6 +570,113 @@ void winograd_conv(const f32 *x, const f32 *u, const f32 *bias, f32 *scratch, f3
   }
 }
 
+/*
+ * The filter gradient of a 3x3 stride-1 convolution by F(3x3, 2x2): dW [3][3][ci][co] =
+ * sum over pixels p of x[p + (u, v)] dy[p] is, per 2x2 tile of dy and its 4x4 block of x,
+ *
+ *   dW_tile = A^T [ (G dy G^T) * (B^T x B) ] A,   B^T = | 1  0 -1  0 |   G = | 1    0   |   A^T = | 1  1  1  0 |
+ *                                                       | 0  1  1  0 |       | 1/2  1/2 |         | 0  1 -1  0 |
+ *                                                       | 0 -1  1  0 |       | 1/2 -1/2 |         | 0  1  1  1 |
+ *                                                       | 0 -1  0  1 |       | 0    1   |
+ *
+ * and A is linear, so the tiles are summed first: M[xi] [ci, co] = sum over tiles of V[xi][t]^T U[xi][t]
+ * (16 products reducing over tiles, on the 4x8 tile: rows 4 input channels, columns 8 output
+ * channels), then dW = A^T M A once. 16 multiplications per tile and channel pair against 36.
+ * Tiles go in slices of FT: per slice, each thread transforms dy's tiles into its own up
+ * ([16][co/8][FT][8]; every thread does all of them, ~co/(16 ci) of its work) and x's tiles for its
+ * row blocks of 4 input channels into vp ([16][ci/4][FT][4], shared, each thread its rows), then adds
+ * the products into its rows of m ([16][ci][co]); at the end it writes its rows of dW. Row blocks
+ * [rb0, rb1) of 4 input channels; ci a multiple of 4, co of 8.
+ */
+#define FT 64
+
+EXPORT(winograd_filter_grad)
+void winograd_filter_grad(const f32 *x, const f32 *dy, f32 *vp, f32 *up, f32 *m, f32 *dw, int n, int h, int w, int ci, int oh,
+                          int ow, int pt, int pl, int co, int part, int rb0, int rb1) {
+  int th = (oh + 1) / 2, tw = (ow + 1) / 2, tiles = n * th * tw, panels = co / 8, blocks = ci / 4;
+  v128_t z = wasm_f32x4_splat(0.0f), half = wasm_f32x4_splat(0.5f);
+  f32 *mine = up + part * 16 * co * FT;
+  for (int t0 = 0; t0 < tiles; t0 += FT) {
+    int count = imin(FT, tiles - t0);
+    for (int t = 0; t < count; t++) {
+      int q = t0 + t, b = q / (th * tw), r = q - b * th * tw, ty = r / tw, tx = r - ty * tw;
+      /* U = G dy G^T of the tile's 2x2 block of dy (zero past the map's edge), 4 output channels at a time. */
+      int y1 = 2 * ty + 1 < oh, x1 = 2 * tx + 1 < ow;
+      const f32 *g00 = dy + ((b * oh + 2 * ty) * ow + 2 * tx) * co;
+      for (int o = 0; o < co; o += 4) {
+        v128_t a00 = wasm_v128_load(g00 + o), a01 = x1 ? wasm_v128_load(g00 + co + o) : z;
+        v128_t a10 = y1 ? wasm_v128_load(g00 + ow * co + o) : z, a11 = y1 && x1 ? wasm_v128_load(g00 + (ow + 1) * co + o) : z;
+        v128_t rows[4][2] = {{a00, a01},
+                             {wasm_f32x4_mul(wasm_f32x4_add(a00, a10), half), wasm_f32x4_mul(wasm_f32x4_add(a01, a11), half)},
+                             {wasm_f32x4_mul(wasm_f32x4_sub(a00, a10), half), wasm_f32x4_mul(wasm_f32x4_sub(a01, a11), half)},
+                             {a10, a11}};
+        f32 *d = mine + ((o / 8) * FT + t) * 8 + (o & 4);
+        int xs = panels * FT * 8;
+        for (int i = 0; i < 4; i++) {
+          v128_t c0 = rows[i][0], c1 = rows[i][1];
+          wasm_v128_store(d + (4 * i + 0) * xs, c0);
+          wasm_v128_store(d + (4 * i + 1) * xs, wasm_f32x4_mul(wasm_f32x4_add(c0, c1), half));
+          wasm_v128_store(d + (4 * i + 2) * xs, wasm_f32x4_mul(wasm_f32x4_sub(c0, c1), half));
+          wasm_v128_store(d + (4 * i + 3) * xs, c1);
+        }
+      }
+      /* V = B^T x B of the tile's 4x4 block of x (zero outside), for this thread's channel blocks. */
+      int y0 = 2 * ty - pt, x0 = 2 * tx - pl;
+      int inside = y0 >= 0 && x0 >= 0 && y0 + 4 <= h && x0 + 4 <= w;
+      const f32 *base = x + ((b * h + y0) * w + x0) * ci;
+      for (int rb = rb0; rb < rb1; rb++) {
+        int c = rb * 4;
+        v128_t d[4][4];
+        for (int i = 0; i < 4; i++)
+          for (int j = 0; j < 4; j++)
+            d[i][j] = inside || (y0 + i >= 0 && y0 + i < h && x0 + j >= 0 && x0 + j < w) ? wasm_v128_load(base + (i * w + j) * ci + c) : z;
+        v128_t tt[4][4];
+        for (int j = 0; j < 4; j++) {
+          tt[0][j] = wasm_f32x4_sub(d[0][j], d[2][j]);
+          tt[1][j] = wasm_f32x4_add(d[1][j], d[2][j]);
+          tt[2][j] = wasm_f32x4_sub(d[2][j], d[1][j]);
+          tt[3][j] = wasm_f32x4_sub(d[3][j], d[1][j]);
+        }
+        f32 *o = vp + (rb * FT + t) * 4;
+        int xs = blocks * FT * 4;
+        for (int i = 0; i < 4; i++) {
+          wasm_v128_store(o + (4 * i + 0) * xs, wasm_f32x4_sub(tt[i][0], tt[i][2]));
+          wasm_v128_store(o + (4 * i + 1) * xs, wasm_f32x4_add(tt[i][1], tt[i][2]));
+          wasm_v128_store(o + (4 * i + 2) * xs, wasm_f32x4_sub(tt[i][2], tt[i][1]));
+          wasm_v128_store(o + (4 * i + 3) * xs, wasm_f32x4_sub(tt[i][3], tt[i][1]));
+        }
+      }
+    }
+    for (int xi = 0; xi < 16; xi++)
+      for (int rb = rb0; rb < rb1; rb++)
+        for (int cb = 0; cb < panels; cb++)
+          tile4x8(vp + ((xi * blocks + rb) * FT) * 4, 1, 4, mine + ((xi * panels + cb) * FT) * 8, count,
+                  m + (xi * ci + rb * 4) * co + cb * 8, co, t0 > 0, 0, m, 0, 4);
+  }
+  /* dW [u][v][c][o] = A^T M A over the 16 positions, for this thread's input channels. */
+  int xs = ci * co, tap = ci * co;
+  for (int c = rb0 * 4; c < rb1 * 4; c++) {
+    for (int o = 0; o < co; o += 4) {
+      const f32 *s = m + c * co + o;
+      v128_t mm[4][4];
+      for (int i = 0; i < 4; i++)
+        for (int j = 0; j < 4; j++) mm[i][j] = wasm_v128_load(s + (4 * i + j) * xs);
+      v128_t rr[3][4];
+      for (int j = 0; j < 4; j++) {
+        rr[0][j] = wasm_f32x4_add(wasm_f32x4_add(mm[0][j], mm[1][j]), mm[2][j]);
+        rr[1][j] = wasm_f32x4_sub(mm[1][j], mm[2][j]);
+        rr[2][j] = wasm_f32x4_add(wasm_f32x4_add(mm[1][j], mm[2][j]), mm[3][j]);
+      }
+      f32 *d = dw + c * co + o;
+      for (int u = 0; u < 3; u++) {
+        wasm_v128_store(d + (3 * u + 0) * tap, wasm_f32x4_add(wasm_f32x4_add(rr[u][0], rr[u][1]), rr[u][2]));
+        wasm_v128_store(d + (3 * u + 1) * tap, wasm_f32x4_sub(rr[u][1], rr[u][2]));
+        wasm_v128_store(d + (3 * u + 2) * tap, wasm_f32x4_add(wasm_f32x4_add(rr[u][1], rr[u][2]), rr[u][3]));
+      }
+    }
+  }
+}
+
 /* out [inner] = sum over the rows of x [outer, inner], for columns [c0, c1); in double precision. */
 EXPORT(sum_rows)
 void sum_rows(const f32 *x, f32 *out, int outer, int inner, int c0, int c1) {

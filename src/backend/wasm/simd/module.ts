@@ -35,6 +35,7 @@ export const KERNEL_NAMES = [
   'bn_grad_input',
   'winograd_filter',
   'winograd_conv',
+  'winograd_filter_grad',
 ] as const;
 export type KernelName = (typeof KERNEL_NAMES)[number];
 
