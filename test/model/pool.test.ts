@@ -41,3 +41,26 @@ test('adaptive average pooling uses PyTorch windows [floor(i*n/o), ceil((i+1)*n/
   got.forEach((v, i) => assert.ok(Math.abs(v - expected[i]) < 1e-5, `${v} vs ${expected[i]}`));
   tf.dispose([x, y]);
 });
+
+test('adaptive average pooling keeps images and channels apart (2 images, 3 channels, 7x6 -> 4x3)', () => {
+  const [n, h, w, c, oh, ow] = [2, 7, 6, 3, 4, 3];
+  const data = Array.from({ length: n * h * w * c }, (_, i) => Math.sin(i * 0.37) * 3);
+  const x = tf.tensor4d(data, [n, h, w, c]);
+  const y = adaptiveAvgPool2d(x, oh, ow);
+  assert.deepEqual(y.shape, [n, oh, ow, c]);
+  const got = y.dataSync();
+  const win = (i: number, size: number, out: number) => [Math.floor((i * size) / out), Math.ceil(((i + 1) * size) / out)];
+  for (let b = 0; b < n; b++)
+    for (let a = 0; a < oh; a++)
+      for (let q = 0; q < ow; q++)
+        for (let ch = 0; ch < c; ch++) {
+          const [r0, r1] = win(a, h, oh);
+          const [c0, c1] = win(q, w, ow);
+          let sum = 0;
+          for (let r = r0; r < r1; r++) for (let s = c0; s < c1; s++) sum += data[((b * h + r) * w + s) * c + ch];
+          const want = sum / ((r1 - r0) * (c1 - c0));
+          const v = got[((b * oh + a) * ow + q) * c + ch];
+          assert.ok(Math.abs(v - want) < 1e-5, `image ${b} (${a}, ${q}) channel ${ch}: ${v} vs ${want}`);
+        }
+  tf.dispose([x, y]);
+});

@@ -66,17 +66,33 @@ export function adaptivePoolMatrix(n: number, out: number): Float32Array {
   return m;
 }
 
-/** nn.AdaptiveAvgPool2d((oh, ow)): [N, H, W, C] -> [N, oh, ow, C], exact for any H, W. */
+/**
+ * The averaging matrix of nn.AdaptiveAvgPool2d over both axes at once: P [H*W, oh*ow], the column for
+ * output (a, b) holding rows(a, i) * cols(b, j) at row i*W + j (adaptivePoolMatrix per axis).
+ */
+export function adaptivePoolMatrix2d(h: number, w: number, oh: number, ow: number): Float32Array {
+  const ph = adaptivePoolMatrix(h, oh);
+  const pw = adaptivePoolMatrix(w, ow);
+  const m = new Float32Array(h * w * oh * ow);
+  for (let i = 0; i < h; i++)
+    for (let j = 0; j < w; j++)
+      for (let a = 0; a < oh; a++)
+        for (let b = 0; b < ow; b++) m[(i * w + j) * oh * ow + a * ow + b] = ph[a * h + i] * pw[b * w + j];
+  return m;
+}
+
+/**
+ * nn.AdaptiveAvgPool2d((oh, ow)): [N, H, W, C] -> [N, oh, ow, C], exact for any H, W. One product
+ * over both axes, X [N*C, H*W] . P [H*W, oh*ow] (the aux heads: 7x7 -> 4x4 at 112 px, 14x14 -> 4x4 at
+ * 224), so that a step moves x once each way rather than through two products and three transposes.
+ */
 export function adaptiveAvgPool2d(x: tf.Tensor4D, oh: number, ow: number): tf.Tensor4D {
   const [n, h, w, c] = x.shape;
   if (oh === 1 && ow === 1) return tf.mean(x, [1, 2], true) as tf.Tensor4D;
   return tf.tidy(() => {
-    const ph = tf.tensor2d(adaptivePoolMatrix(h, oh), [oh, h]);
-    const pw = tf.tensor2d(adaptivePoolMatrix(w, ow), [ow, w]);
-    // Pool rows: [oh, H] x [H, N*W*C]
-    const rows = tf.matMul(ph, x.transpose([1, 0, 2, 3]).reshape([h, n * w * c])).reshape([oh, n, w, c]);
-    // Pool columns: [ow, W] x [W, oh*N*C]
-    const cols = tf.matMul(pw, rows.transpose([2, 0, 1, 3]).reshape([w, oh * n * c])).reshape([ow, oh, n, c]);
-    return cols.transpose([2, 1, 0, 3]) as tf.Tensor4D;
+    const p = tf.tensor2d(adaptivePoolMatrix2d(h, w, oh, ow), [h * w, oh * ow]);
+    const rows = x.transpose([0, 3, 1, 2]).reshape([n * c, h * w]); //   [N*C, H*W]
+    const pooled = tf.matMul(rows, p).reshape([n, c, oh, ow]); //         [N, C, oh, ow]
+    return pooled.transpose([0, 2, 3, 1]) as tf.Tensor4D; //              [N, oh, ow, C]
   });
 }
