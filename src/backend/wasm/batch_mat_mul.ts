@@ -12,9 +12,17 @@
  * otherwise a product whose second operand is the larger one is computed transposed as well.
  */
 import * as tf from '../../tf';
-import { BackendWasm, Info, KernelArgs, dispose, run, sizeOf, transposed2d, view, wasmKernel } from './common';
+import { BackendWasm, Info, KernelArgs, dispose, f32, memoryOffset, run, sizeOf, transposed2d, view, wasmKernel } from './common';
 import { simdConv2d } from './conv';
 import { simdFilterGrad } from './conv_backprop';
+import { simdKernels } from './simd/module';
+
+/**
+ * Rows (a batch) up to which a dense layer's products read the weights in place (dense_forward; the
+ * input gradient as the transposed product) rather than repacked: with few rows the product is a
+ * pass over the weights, and packing them is two more.
+ */
+const FEW_ROWS = 64;
 
 /** Relative cost per element of XNNPACK's weight packing and of a transpose. */
 const PACK = 8;
@@ -70,15 +78,52 @@ function denseInfo(rows: number, k: number, n: number): tf.backend_util.Conv2DIn
 
 /**
  * The products of a dense layer's training step on the SIMD kernels (./conv.ts, ./conv_backprop.ts),
- * as 1x1 convolutions over rows: A B (forward) and A B^T (input gradient) as forward convolutions with
- * B as the filter, A^T B (weight gradient) as a filter gradient. XNNPACK would re-pack the weights on
- * every call (a 2048x1024 aux-head layer: ~10 ms a product). Null where the kernels do not apply.
+ * A [m, k] the layer's input (or dy), B its weights:
+ * - A B (forward): with few rows, `denseForward` (B read in place); else a 1x1 convolution over rows
+ *   with B as the filter;
+ * - A B^T (input gradient): with few rows (a multiple of 8), the transposed product
+ *   (A B^T)^T = B A^T as a 1x1 convolution over B's rows with A^T (small) as the filter, so that B is
+ *   read once in place rather than transposed and packed; else a convolution with B^T as the filter;
+ * - A^T B (weight gradient): a filter gradient.
+ * XNNPACK would re-pack the weights on every call (a 2048x1024 aux-head layer: ~10 ms a product).
+ * Null where the kernels do not apply.
  */
 function simdMatMul(backend: BackendWasm, a: Info, b: Info, transposeA: boolean, transposeB: boolean, m: number, k: number, n: number): Info | null {
   if (transposeA && !transposeB) return simdFilterGrad(backend, view(a, [k, 1, 1, m]), view(b, [k, 1, 1, n]), denseInfo(k, m, n));
-  if (transposeA || n % 8 !== 0) return null;
+  if (transposeA) return null;
+  if (transposeB && m <= FEW_ROWS && m % 8 === 0 && k % 4 === 0) {
+    const aT = transposed2d(backend, a, m, k); // [k, m]
+    const outT = simdConv2d(backend, view(b, [n, 1, 1, k]), view(aT, [1, 1, k, m]), null, false, denseInfo(n, k, m)); // [n, m]
+    const out = transposed2d(backend, outT, n, m);
+    dispose(backend, aT, outT);
+    return out;
+  }
+  if (n % 8 !== 0) return null;
+  if (!transposeB && m <= FEW_ROWS) return denseForward(backend, a, b, m, k, n);
   const B = transposeB ? transposed2d(backend, b, n, k) : b; // [k, n]
   const out = simdConv2d(backend, view(a, [m, 1, 1, k]), view(B, [1, 1, k, n]), null, false, denseInfo(m, k, n));
   dispose(backend, B === b ? null : B);
+  return out;
+}
+
+/** y [m, n] = a [m, k] . b [k, n], b read in place (dense_forward in ./simd/kernels.c); n a multiple of 8. */
+export function denseForward(backend: BackendWasm, a: Info, b: Info, m: number, k: number, n: number): Info {
+  const simd = simdKernels(backend);
+  const out = backend.makeOutput([m, n], 'float32');
+  const scratch = backend.makeOutput([simd.threads, 4 * k], 'float32');
+  const zeros = backend.makeOutput([n], 'float32');
+  f32(backend, zeros).fill(0);
+  // dense_forward(a, b, bias, scratch, y, m, k, n, relu, part, cb0, cb1), split over pairs of 8-column
+  // panels (a pair shares b's cache lines)
+  simd.parallel(
+    'dense_forward',
+    [memoryOffset(backend, a), memoryOffset(backend, b), memoryOffset(backend, zeros), memoryOffset(backend, scratch), memoryOffset(backend, out), m, k, n, 0, 0, 0, 0],
+    10,
+    n / 8,
+    m * k * n,
+    2,
+    9,
+  );
+  dispose(backend, scratch, zeros);
   return out;
 }

@@ -210,12 +210,13 @@ void copy_rows(const f32 *src, f32 *dst, int src_rows, int dst_rows, int width, 
 #endif
 
 /*
- * c [rows x 8] (row stride ldc) = (accumulate ? c : 0) + sum over k < kk of A[0..4][k] b[k][0..8],
+ * c [rows x 8] (row stride ldc) = (accumulate ? c : 0) + sum over k < kk of A[0..4][k] B[k][0..8],
  * then, if last, + bias and ReLU if relu; rows <= 4. A[r][k] = a[r * rs + k * ks]: packed panels
  * [k][4] have rs = 1, ks = 4; four rows of a matrix with row stride lda have rs = lda, ks = 1 (the
- * strides are constants at each call, so the loads keep fixed offsets once inlined).
+ * strides are constants at each call, so the loads keep fixed offsets once inlined). B[k][j] = b[k * bs + j]:
+ * bs = 8 for packed panels [k][8], the row stride for an unpacked matrix (dense_forward).
  */
-static inline void tile4x8(const f32 *a, int rs, int ks, const f32 *b, int kk, f32 *c, int ldc, int accumulate, int last,
+static inline void tile4x8(const f32 *a, int rs, int ks, const f32 *b, int bs, int kk, f32 *c, int ldc, int accumulate, int last,
                            const f32 *bias, int relu, int rows) {
   v128_t c0a = wasm_f32x4_splat(0.0f), c0b = c0a, c1a = c0a, c1b = c0a, c2a = c0a, c2b = c0a, c3a = c0a, c3b = c0a;
   for (int k = 0; k < kk; k++) {
@@ -225,7 +226,7 @@ static inline void tile4x8(const f32 *a, int rs, int ks, const f32 *b, int kk, f
     s = wasm_v128_load32_splat(a + 2 * rs); MADD(c2a, s, b0); MADD(c2b, s, b1);
     s = wasm_v128_load32_splat(a + 3 * rs); MADD(c3a, s, b0); MADD(c3b, s, b1);
     a += ks;
-    b += 8;
+    b += bs;
   }
   v128_t z = wasm_f32x4_splat(0.0f);
   v128_t ba = last ? wasm_v128_load(bias) : z, bb = last ? wasm_v128_load(bias + 4) : z;
@@ -324,7 +325,7 @@ void conv_filter_grad(const f32 *x, const f32 *dy, f32 *bp, f32 *ap, f32 *c, int
     pack_patches(x, ap, kc, &g, p0, kk, rb0, rb1);
     for (int rb = rb0; rb < rb1; rb++)
       for (int cb = 0; cb < n8; cb++)
-        tile4x8(ap + rb * kc * 4, 1, 4, mine + cb * kk * 8, kk, c + rb * 4 * ldc + cb * 8, ldc, p0 > 0, 0, c, 0, 4);
+        tile4x8(ap + rb * kc * 4, 1, 4, mine + cb * kk * 8, 8, kk, c + rb * 4 * ldc + cb * 8, ldc, p0 > 0, 0, c, 0, 4);
   }
 }
 
@@ -388,7 +389,7 @@ __attribute__((noinline)) static void conv_forward_panels(const f32 *ap, const f
       for (int t = 0; t < G / 4; t++) {
         int q = q0 + 4 * t;
         if (q >= total) break;
-        tile4x8(ap + (t * K + k0) * 4, 1, 4, bp + (cb * K + k0) * 8, kk, y + q * co + cb * 8, co, k0 > 0, last, bias + cb * 8, relu,
+        tile4x8(ap + (t * K + k0) * 4, 1, 4, bp + (cb * K + k0) * 8, 8, kk, y + q * co + cb * 8, co, k0 > 0, last, bias + cb * 8, relu,
                 imin(4, total - q));
       }
     }
@@ -415,6 +416,37 @@ void conv_forward(const f32 *x, const f32 *bp, const f32 *bias, const f32 *zrow,
       packed = gi;
     }
     conv_forward_panels(mine, bp, bias, y, K, co, relu, gi * G, total, cb0, imin(panels, cb0 + per));
+  }
+}
+
+/*
+ * A dense layer's forward product with few rows (a batch), y [m, n] = relu(a [m, k] . b [k, n] + bias),
+ * b unpacked (n a multiple of 8), for panels [cb0, cb1) of 8 output columns. Packing b into panels
+ * (pack_b8) would read and write all of it once more for a product that reads it once: with 16 rows, a
+ * 2048x1024 aux-head layer is a pass over its 8 MB of weights. The tile reads a's rows in place (the
+ * last, partial block of 4 rows from a zero-padded copy in scratch, 4k floats per thread, region
+ * `part`) and b's rows with stride n; in blocks of DKB rows of b, so that the block's cache lines stay
+ * in L1 for the other row tiles and for the neighbouring panel, which shares them.
+ */
+#define DKB 128
+
+EXPORT(dense_forward)
+void dense_forward(const f32 *a, const f32 *b, const f32 *bias, f32 *scratch, f32 *y, int m, int k, int n, int relu, int part,
+                   int cb0, int cb1) {
+  int tiles = (m + 3) / 4, rem = m - (tiles - 1) * 4;
+  const f32 *tail = a + (tiles - 1) * 4 * k;
+  if (rem < 4) {
+    f32 *s = scratch + part * 4 * k;
+    copy(s, tail, rem * k);
+    zero(s + rem * k, (4 - rem) * k);
+    tail = s;
+  }
+  for (int k0 = 0; k0 < k; k0 += DKB) {
+    int kk = imin(DKB, k - k0), last = k0 + kk == k;
+    for (int cb = cb0; cb < cb1; cb++)
+      for (int t = 0; t < tiles; t++)
+        tile4x8((t == tiles - 1 ? tail : a + t * 4 * k) + k0, k, 1, b + k0 * n + cb * 8, n, kk, y + t * 4 * n + cb * 8, n, k0 > 0, last,
+                bias + cb * 8, relu, imin(4, m - 4 * t));
   }
 }
 
@@ -559,7 +591,7 @@ void winograd_conv(const f32 *x, const f32 *u, const f32 *bias, f32 *scratch, f3
         const f32 *b = u + (xi * panels + cb) * ci * 8;
         for (int k0 = 0; k0 < ci; k0 += KB) {
           int kk = imin(KB, ci - k0);
-          for (int t = 0; t < count; t += 4) tile4x8(v + (xi * WT + t) * ci + k0, ci, 1, b + k0 * 8, kk, m + (xi * WT + t) * 8, 8, k0 > 0, 0, bias, 0, 4);
+          for (int t = 0; t < count; t += 4) tile4x8(v + (xi * WT + t) * ci + k0, ci, 1, b + k0 * 8, 8, kk, m + (xi * WT + t) * 8, 8, k0 > 0, 0, bias, 0, 4);
         }
       }
       for (int tt = 0; tt < count; tt++) {
@@ -650,7 +682,7 @@ void winograd_filter_grad(const f32 *x, const f32 *dy, f32 *vp, f32 *up, f32 *m,
     for (int xi = 0; xi < 16; xi++)
       for (int rb = rb0; rb < rb1; rb++)
         for (int cb = 0; cb < panels; cb++)
-          tile4x8(vp + ((xi * blocks + rb) * FT) * 4, 1, 4, mine + ((xi * panels + cb) * FT) * 8, count,
+          tile4x8(vp + ((xi * blocks + rb) * FT) * 4, 1, 4, mine + ((xi * panels + cb) * FT) * 8, 8, count,
                   m + (xi * ci + rb * 4) * co + cb * 8, co, t0 > 0, 0, m, 0, 4);
   }
   /* dW [u][v][c][o] = A^T M A over the 16 positions, for this thread's input channels. */

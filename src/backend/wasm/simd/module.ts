@@ -27,6 +27,7 @@ export const KERNEL_NAMES = [
   'sum_rows',
   'adam_step',
   'conv_forward',
+  'dense_forward',
   'copy_rows',
   'relu_grad_sum',
   'bn_stats',
