@@ -5,7 +5,7 @@
  * 3-D pooling template (slow), seeds the search with FLT_MIN rather than -inf, so a window of zeros
  * (common after ReLU) sends its gradient to element 0 of the tensor, and picks the last of equal
  * maxima. This one (max_pool_grad in ./simd/kernels.c) takes the window maxima from the forward output,
- * scans each window once for four channels at a time (NHWC rows), gives dy to the first position in
+ * scans each window once for four channels at a time (NHWC rows, no branch on the data), gives dy to the first position in
  * scan order that holds the maximum (as the cpu backend and PyTorch do), and skips padding (PyTorch's
  * ceil_mode windows hang over the edge). Images are split over the threads.
  *

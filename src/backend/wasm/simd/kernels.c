@@ -53,18 +53,16 @@ void max_pool_grad(const f32 *x, const f32 *y, const f32 *dy, f32 *dx, int b0, i
           v128_t m = wasm_v128_load(y + d + ch);
           v128_t g = wasm_v128_load(dy + d + ch);
           v128_t open = wasm_i32x4_splat(-1); /* lanes still looking for their maximum */
+          /* No branches on the data: with ReLU's zeros, ties (and so where a lane's search ends) are
+             unpredictable, and a mispredicted exit costs more than finishing the window. */
           for (int iy = ya; iy < yb; iy++) {
             for (int ix = xa; ix < xb; ix++) {
               int o = ((b * h + iy) * w + ix) * c + ch;
               v128_t hit = wasm_v128_and(wasm_f32x4_eq(wasm_v128_load(x + o), m), open);
-              if (wasm_v128_any_true(hit)) {
-                wasm_v128_store(dx + o, wasm_f32x4_add(wasm_v128_load(dx + o), wasm_v128_and(g, hit)));
-                open = wasm_v128_andnot(open, hit);
-                if (!wasm_v128_any_true(open)) goto next;
-              }
+              wasm_v128_store(dx + o, wasm_f32x4_add(wasm_v128_load(dx + o), wasm_v128_and(g, hit)));
+              open = wasm_v128_andnot(open, hit);
             }
           }
-        next:;
         }
         for (; ch < c; ch++) {
           f32 m = y[d + ch];
