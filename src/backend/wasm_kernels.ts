@@ -13,7 +13,8 @@
  *
  * The replacements (src/backend/wasm/) run on two engines. The convolutions (training's forward,
  * input and filter gradients, and inference, with each filter's packing kept per weight tensor) and the
- * data movement and elementwise passes (pooling gradients, bias sums, transposes, Adam) run on this
+ * data movement and elementwise passes (max pooling and the pooling gradients, bias sums, transposes,
+ * channel concats and splits, same-shape adds, Adam) run on this
  * project's own wasm SIMD module (src/backend/wasm/simd/kernels.c, built with clang; with fused
  * multiply-add where the engine has relaxed SIMD), which works in place on the backend's memory and
  * splits each call over helper threads. Inference's matrix products run on the backend's XNNPACK. Every
@@ -28,10 +29,12 @@ import { BATCH_NORM_APPLY, BATCH_NORM_APPLY_GRAD, BATCH_NORM_STATS, batchNormApp
 import { saveOriginal } from './wasm/common';
 import { conv2D, fusedConv2D } from './wasm/conv';
 import { conv2DBackpropFilter, conv2DBackpropInput } from './wasm/conv_backprop';
+import { add } from './wasm/add';
+import { maxPool } from './wasm/pool';
 import { avgPoolGrad, maxPoolGrad } from './wasm/pool_grad';
 import { sum } from './wasm/reduce';
 import { RELU_GRAD_BIAS_SUM, reluGradBiasSum } from './wasm/relu_grad';
-import { identity, slice, splitV } from './wasm/slice';
+import { concat, identity, slice, splitV } from './wasm/slice';
 import { fmaSupported } from './wasm/simd/module';
 import { stockConv2DBackpropFilter } from './wasm/stock_filter_grad';
 
@@ -46,6 +49,9 @@ const KERNELS: [string, tf.KernelFunc][] = [
   ['Slice', slice as unknown as tf.KernelFunc],
   ['SplitV', splitV as unknown as tf.KernelFunc],
   ['Identity', identity as unknown as tf.KernelFunc],
+  ['Concat', concat as unknown as tf.KernelFunc],
+  ['MaxPool', maxPool as unknown as tf.KernelFunc],
+  ['Add', add as unknown as tf.KernelFunc],
   ['Sum', sum as unknown as tf.KernelFunc],
   [ADAM_STEP, adamStep as unknown as tf.KernelFunc],
   [RELU_GRAD_BIAS_SUM, reluGradBiasSum as unknown as tf.KernelFunc],

@@ -342,6 +342,34 @@ test('Slice, SplitV and Identity match cpu', async () => {
   y.dispose();
 });
 
+// Concat and SplitV on the channel axis (an inception block's output and its gradient), MaxPool (3x3/2
+// ceil-mode as in the stem, 3x3/1 pad 1 as in branch 4) and same-shape Add run on the SIMD module: once
+// small (one thread) and once large enough to be split over the threads; other axes, broadcasting adds
+// and int32 go to the shipped kernels.
+for (const [n, hw, what] of [[1, 5, 'small'], [4, 14, 'split over the threads']] as const) test(`Concat, SplitV, MaxPool and Add match cpu (${what})`, async () => {
+  const widths = [64, 128, 32, 36];
+  const parts = widths.map((c, i) => randn(n * hw * hw * c, 30 + i));
+  const r = await onBoth(() => {
+    const xs = parts.map((p, i) => tf.tensor4d(p, [n, hw, hw, widths[i]]));
+    const y = tf.concat(xs, 3);
+    const out = [
+      ...tf.split(y, widths, 3).map(read),
+      read(tf.concat([xs[0], xs[0]], 1)),
+      read(maxPool2d(y as tf.Tensor4D, { kernelSize: 3, stride: 2, ceilMode: true })),
+      read(maxPool2d(y as tf.Tensor4D, { kernelSize: 3, stride: 1, padding: 1 })),
+      read(tf.add(xs[0], xs[0].mul(-0.5))),
+      read(tf.add(xs[1], tf.ones([widths[1]]))),
+      read(tf.add(tf.tensor1d([1, 2, 3], 'int32'), tf.tensor1d([4, 5, 6], 'int32')).toFloat()),
+    ];
+    // Through a tape: the concat's gradient is a split, the pools' a MaxPoolGrad of our MaxPool's output.
+    const g = tf.grads((...ts: tf.Tensor[]) => maxPool2d(tf.concat(ts as tf.Tensor4D[], 3), { kernelSize: 3, stride: 2, ceilMode: true }).square().sum());
+    out.push(...g(xs).map(read), read(y));
+    tf.dispose(xs);
+    return out;
+  });
+  r.wasm.forEach((v, i) => assertClose(`output ${i}`, v, r.cpu[i], 1e-6));
+});
+
 // BatchNorm + ReLU (the torchvision variant's BasicConv2d) on GoogLeNet's own shapes at 112 px, batch 2:
 // conv1's output, inception3a's 1x1 branch, 4e's 5x5 reduction (32 channels), 5b's 1x1 branch; plus
 // channels off the 4-lane grid and a large mean (the variance from sums of squares must not cancel).

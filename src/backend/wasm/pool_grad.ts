@@ -17,15 +17,16 @@ import * as tf from '../../tf';
 import { BackendWasm, Info, KernelArgs, memoryOffset } from './common';
 import { simdKernels } from './simd/module';
 
-interface PoolGradAttrs {
+/** The attributes of MaxPool, MaxPoolGrad and AvgPoolGrad. */
+export interface PoolAttrs {
   filterSize: [number, number] | number;
   strides: [number, number] | number;
   pad: 'valid' | 'same' | number | tf.backend_util.ExplicitPadding;
   dimRoundingMode?: 'floor' | 'round' | 'ceil';
 }
 
-/** The pooling geometry both gradients need, from the kernel's attributes. */
-function poolInfo(input: Info, attrs: PoolGradAttrs): tf.backend_util.Conv2DInfo {
+/** The pooling geometry (of the forward pool), from the kernel's attributes. */
+export function poolInfo(input: Info, attrs: PoolAttrs): tf.backend_util.Conv2DInfo {
   const { filterSize, strides, pad, dimRoundingMode } = attrs;
   return tf.backend_util.computePool2DInfo(input.shape as [number, number, number, number], filterSize, strides, 1, pad, dimRoundingMode);
 }
@@ -33,7 +34,7 @@ function poolInfo(input: Info, attrs: PoolGradAttrs): tf.backend_util.Conv2DInfo
 export function maxPoolGrad(args: KernelArgs): Info {
   const backend = args.backend as unknown as BackendWasm;
   const { dy, input, output } = args.inputs as { dy: Info; input: Info; output: Info };
-  const info = poolInfo(input, args.attrs as unknown as PoolGradAttrs);
+  const info = poolInfo(input, args.attrs as unknown as PoolAttrs);
   const { batchSize: n, inHeight: h, inWidth: w, inChannels: c, outHeight: oh, outWidth: ow } = info;
   const out = backend.makeOutput(input.shape, 'float32');
   const ptr = (t: Info) => memoryOffset(backend, t);
@@ -51,7 +52,7 @@ export function maxPoolGrad(args: KernelArgs): Info {
 export function avgPoolGrad(args: KernelArgs): Info {
   const backend = args.backend as unknown as BackendWasm;
   const { dy, input } = args.inputs as { dy: Info; input: Info };
-  const info = poolInfo(input, args.attrs as unknown as PoolGradAttrs);
+  const info = poolInfo(input, args.attrs as unknown as PoolAttrs);
   const { batchSize: n, inHeight: h, inWidth: w, inChannels: c, outHeight: oh, outWidth: ow, filterHeight: fh, filterWidth: fw } = info;
   const out = backend.makeOutput(input.shape, 'float32');
   // avg_pool_grad(dy, dx, b0, b1, h, w, c, oh, ow, fh, fw, sh, sw, top, left, scale), split over images

@@ -1,12 +1,25 @@
 /**
- * Slice, SplitV and Identity for the wasm backend without whole-tensor copies. The shipped Slice reads
- * its whole input out of the heap (`readSync`, a copy) before slicing, once per output, so SplitV (the
- * gradient of every inception concat) copies its input once per branch; Identity copies too. Here
+ * Slice, SplitV, Concat and Identity for the wasm backend without whole-tensor copies. The shipped Slice
+ * reads its whole input out of the heap (`readSync`, a copy) before slicing, once per output, so SplitV
+ * (the gradient of every inception concat) copies its input once per branch; Identity copies too. Here
  * slices copy only their own bytes, run by run, inside the heap (memmove), and Identity shares the data
- * (reference-counted, as the cpu backend and the wasm Reshape do).
+ * (reference-counted, as the cpu backend and the wasm Reshape do). On the channel axis of float32
+ * tensors (every inception's concat and its gradient's split), Concat and SplitV copy each branch's rows
+ * with the SIMD module's copy_block, split over the threads (the shipped Concat copies row by row in
+ * JavaScript: ~2.9 ms for inception3a's output at 112 px, batch 16).
  */
 import * as tf from '../../tf';
-import { BackendWasm, Info, KernelArgs, memoryOffset, wasmKernel } from './common';
+import { BackendWasm, Info, KernelArgs, memoryOffset, sizeOf, wasmKernel } from './common';
+import { simdKernels } from './simd/module';
+
+/**
+ * Copy [rows, cols] between two row-major views with row strides `from` and `to` (copy_block), where
+ * src and dst are byte offsets in the heap.
+ */
+function copyBlock(backend: BackendWasm, src: number, dst: number, rows: number, cols: number, from: number, to: number): void {
+  // copy_block(src, dst, cols, sstride, dstride, r0, r1), split over rows
+  simdKernels(backend).parallel('copy_block', [src, dst, cols, from, to, 0, 0], 5, rows, rows * cols);
+}
 
 function bytesPerElement(dtype: tf.DataType): number {
   return dtype === 'bool' ? 1 : 4;
@@ -67,6 +80,17 @@ export function splitV(args: KernelArgs): Info[] {
   const { numOrSizeSplits, axis } = args.attrs as unknown as { numOrSizeSplits: number | number[]; axis: number };
   const ax = tf.util.parseAxisParam(axis, x.shape)[0];
   const sizes = tf.backend_util.prepareSplitSize(x, numOrSizeSplits, ax);
+  if (x.dtype === 'float32' && ax === x.shape.length - 1) {
+    const c = x.shape[ax];
+    const rows = sizeOf(x.shape) / Math.max(1, c);
+    let col = 0;
+    return sizes.map((n) => {
+      const out = backend.makeOutput([...x.shape.slice(0, ax), n], 'float32');
+      if (rows * n > 0) copyBlock(backend, memoryOffset(backend, x) + 4 * col, memoryOffset(backend, out), rows, n, c, n);
+      col += n;
+      return out;
+    });
+  }
   const begin = new Array<number>(x.shape.length).fill(0);
   return sizes.map((n) => {
     const size = x.shape.slice();
@@ -76,6 +100,27 @@ export function splitV(args: KernelArgs): Info[] {
     begin[ax] += n;
     return out;
   });
+}
+
+export function concat(args: KernelArgs): Info {
+  const backend = args.backend as unknown as BackendWasm;
+  const inputs = args.inputs as unknown as Info[];
+  const { axis } = args.attrs as unknown as { axis: number | number[] };
+  const rank = inputs[0].shape.length;
+  const ax = tf.util.parseAxisParam(axis, inputs[0].shape)[0];
+  const parts = inputs.filter((t) => sizeOf(t.shape) > 0);
+  if (rank < 2 || ax !== rank - 1 || parts.length < 2 || parts.some((t) => t.dtype !== 'float32')) return wasmKernel('Concat').kernelFunc(args as never) as Info;
+  const shape = tf.backend_util.computeOutShape(inputs.map((t) => t.shape), ax);
+  const c = shape[ax];
+  const rows = sizeOf(shape) / c;
+  const out = backend.makeOutput(shape, 'float32');
+  let col = 0;
+  for (const t of parts) {
+    const n = t.shape[ax];
+    copyBlock(backend, memoryOffset(backend, t), memoryOffset(backend, out) + 4 * col, rows, n, n, c);
+    col += n;
+  }
+  return out;
 }
 
 export function identity(args: KernelArgs): Info {

@@ -30,7 +30,9 @@ done
 # at the stack pointer's fixed initial address, inside tfjs's heap).
 for f in "$OUT"/kernels*.wasm; do
   if command -v wasm-objdump >/dev/null; then
-    if wasm-objdump -d "$f" | grep -q 'global\.[gs]et'; then echo "$f uses the stack pointer" >&2; exit 1; fi
-    if wasm-objdump -h "$f" | grep -qE '^ *Data'; then echo "$f has a data segment" >&2; exit 1; fi
+    # grep reads to the end (no -q): under pipefail, wasm-objdump killed by SIGPIPE would fail the
+    # pipeline and so pass the check.
+    if wasm-objdump -d "$f" | grep 'global\.[gs]et' >/dev/null; then echo "$f uses the stack pointer" >&2; exit 1; fi
+    if wasm-objdump -h "$f" | grep -E '^ *Data' >/dev/null; then echo "$f has a data segment" >&2; exit 1; fi
   fi
 done

@@ -188,6 +188,80 @@ void copy_rows(const f32 *src, f32 *dst, int src_rows, int dst_rows, int width, 
   }
 }
 
+/* Rows [r0, r1): dst[r * dstride ..][0, cols) = src[r * sstride ..][0, cols) (concat and split on the channel axis). */
+EXPORT(copy_block)
+void copy_block(const f32 *src, f32 *dst, int cols, int sstride, int dstride, int r0, int r1) {
+  for (int r = r0; r < r1; r++) copy(dst + r * dstride, src + r * sstride, cols);
+}
+
+/* out[i] = a[i] + b[i] for i in [i0, i1). */
+EXPORT(add_arrays)
+void add_arrays(const f32 *a, const f32 *b, f32 *out, int i0, int i1) {
+  int i = i0;
+  for (; i + 4 <= i1; i += 4) wasm_v128_store(out + i, wasm_f32x4_add(wasm_v128_load(a + i), wasm_v128_load(b + i)));
+  for (; i < i1; i++) out[i] = a[i] + b[i];
+}
+
+/*
+ * MaxPool for images [b0, b1): y [n, oh, ow, c] = the maximum over each window, clipped to the input
+ * (padding never wins), four channels at a time. A NaN in the input is passed over, as the cpu
+ * backend's comparison (pixel > max) does. Windows up to 3x3 (GoogLeNet's 3x3 and 2x2) read 3 rows
+ * x 3 columns fixed once per output pixel (a clipped or smaller window repeats its last row or column,
+ * which leaves the maximum as it is), so that the channel loop is 9 loads and maxima with no index
+ * arithmetic: 4-7x faster than looping over the window per channel group.
+ */
+EXPORT(max_pool)
+void max_pool(const f32 *x, f32 *y, int b0, int b1, int h, int w, int c, int oh, int ow, int fh, int fw, int sh, int sw, int top,
+              int left) {
+  const v128_t lowest = wasm_f32x4_splat(-__builtin_inff());
+  for (int b = b0; b < b1; b++) {
+    for (int oy = 0; oy < oh; oy++) {
+      int y0 = oy * sh - top;
+      int ya = imax(0, y0), yb = imin(h, y0 + fh);
+      for (int ox = 0; ox < ow; ox++) {
+        int x0 = ox * sw - left;
+        int xa = imax(0, x0), xb = imin(w, x0 + fw);
+        f32 *d = y + ((b * oh + oy) * ow + ox) * c;
+        int ch = 0;
+        if (fh <= 3 && fw <= 3) {
+          /* rows and columns past the clipped window repeat its last one */
+          const f32 *r0 = x + (b * h + ya) * w * c, *r1 = x + (b * h + imin(ya + 1, yb - 1)) * w * c,
+                    *r2 = x + (b * h + imin(ya + 2, yb - 1)) * w * c;
+          int c0 = xa * c, c1 = imin(xa + 1, xb - 1) * c, c2 = imin(xa + 2, xb - 1) * c;
+          for (; ch + 4 <= c; ch += 4) {
+            v128_t m = wasm_f32x4_pmax(lowest, wasm_v128_load(r0 + c0 + ch));
+            m = wasm_f32x4_pmax(m, wasm_v128_load(r0 + c1 + ch));
+            m = wasm_f32x4_pmax(m, wasm_v128_load(r0 + c2 + ch));
+            m = wasm_f32x4_pmax(m, wasm_v128_load(r1 + c0 + ch));
+            m = wasm_f32x4_pmax(m, wasm_v128_load(r1 + c1 + ch));
+            m = wasm_f32x4_pmax(m, wasm_v128_load(r1 + c2 + ch));
+            m = wasm_f32x4_pmax(m, wasm_v128_load(r2 + c0 + ch));
+            m = wasm_f32x4_pmax(m, wasm_v128_load(r2 + c1 + ch));
+            m = wasm_f32x4_pmax(m, wasm_v128_load(r2 + c2 + ch));
+            wasm_v128_store(d + ch, m);
+          }
+        } else {
+          for (; ch + 4 <= c; ch += 4) {
+            v128_t m = lowest;
+            for (int iy = ya; iy < yb; iy++)
+              for (int ix = xa; ix < xb; ix++) m = wasm_f32x4_pmax(m, wasm_v128_load(x + ((b * h + iy) * w + ix) * c + ch));
+            wasm_v128_store(d + ch, m);
+          }
+        }
+        for (; ch < c; ch++) {
+          f32 m = -__builtin_inff();
+          for (int iy = ya; iy < yb; iy++)
+            for (int ix = xa; ix < xb; ix++) {
+              f32 v = x[((b * h + iy) * w + ix) * c + ch];
+              if (v > m) m = v;
+            }
+          d[ch] = m;
+        }
+      }
+    }
+  }
+}
+
 /*
  * The filter gradient of a convolution as one matrix product,
  *
