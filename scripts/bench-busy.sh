@@ -5,6 +5,9 @@
 # the issue's bar: our ratio to PyTorch under load at least 0.9 of the idle ratio.
 #   scripts/bench-busy.sh [STEPS] [ROUNDS] [SIZE]      e.g. scripts/bench-busy.sh 5 3 112
 set -euo pipefail
+# TORCH_PYTHON: the Python whose PyTorch is measured (default Debian's 1.13, /usr/bin/python3), e.g. a
+# venv with a PyTorch 2.x CPU wheel from PyPI.
+torch_python=${TORCH_PYTHON:-/usr/bin/python3}
 cd "$(dirname "$0")/.."
 steps=${1:-5}
 rounds=${2:-3}
@@ -16,7 +19,7 @@ stop_busy() {
 }
 trap stop_busy EXIT
 ours() { bin/googlenet bench --backend wasm --image-size "$size" --batch-size 16 --steps "$steps" --json | node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>{const r=JSON.parse(s);console.log(JSON.stringify({train:r.trainImagesPerSec,eval:r.evalImagesPerSec}))})'; }
-torch() { OMP_NUM_THREADS=2 /usr/bin/python3 scripts/bench-torch.py --image-size "$size" --batch-size 16 --steps "$steps" --threads 2 | node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>{const r=JSON.parse(s);console.log(JSON.stringify({train:r.trainImagesPerSec,eval:r.evalImagesPerSec}))})'; }
+torch() { OMP_NUM_THREADS=2 "$torch_python" scripts/bench-torch.py --image-size "$size" --batch-size 16 --steps "$steps" --threads 2 | node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>{const r=JSON.parse(s);console.log(JSON.stringify({train:r.trainImagesPerSec,eval:r.evalImagesPerSec}))})'; }
 rows=()
 for load in idle busy; do
   if [ "$load" = busy ]; then

@@ -4,6 +4,9 @@
 # the machine's CPUs are left out (said on stderr). Prints a Markdown table.
 #   scripts/bench-threads.sh [SIZE] [STEPS] [ROUNDS] [COUNTS]   e.g. scripts/bench-threads.sh 112 5 3 "1 2 4 8 16"
 set -euo pipefail
+# TORCH_PYTHON: the Python whose PyTorch is measured (default Debian's 1.13, /usr/bin/python3), e.g. a
+# venv with a PyTorch 2.x CPU wheel from PyPI.
+torch_python=${TORCH_PYTHON:-/usr/bin/python3}
 cd "$(dirname "$0")/.."
 size=${1:-112}
 steps=${2:-5}
@@ -21,7 +24,7 @@ for n in $counts; do
   t=()
   for ((r = 1; r <= rounds; r++)); do
     o+=("$(bin/googlenet bench --backend wasm --threads "$n" --image-size "$size" --batch-size 16 --steps "$steps" --json | node -e "$pick")")
-    t+=("$(OMP_NUM_THREADS=$n /usr/bin/python3 scripts/bench-torch.py --image-size "$size" --batch-size 16 --steps "$steps" --threads "$n" | node -e "$pick")")
+    t+=("$(OMP_NUM_THREADS=$n "$torch_python" scripts/bench-torch.py --image-size "$size" --batch-size 16 --steps "$steps" --threads "$n" | node -e "$pick")")
     echo "$n threads round $r: ours ${o[-1]} torch ${t[-1]} (load $(uptime | sed 's/.*load average: //'))" >&2
   done
   rows+=("$n|$(IFS=';'; echo "${o[*]}")|$(IFS=';'; echo "${t[*]}")")

@@ -8,6 +8,9 @@
 # median of its rounds: on a shared virtual machine single runs vary by 10-25%, and alternating gives
 # both sides the same conditions. Peak RSS is the largest of the rounds.
 set -euo pipefail
+# TORCH_PYTHON: the Python whose PyTorch is measured (default Debian's 1.13, /usr/bin/python3), e.g. a
+# venv with a PyTorch 2.x CPU wheel from PyPI.
+torch_python=${TORCH_PYTHON:-/usr/bin/python3}
 cd "$(dirname "$0")/.."
 backend=${1:-wasm}
 steps=${2:-5}
@@ -19,7 +22,7 @@ for size in ${SIZES:-112 224}; do
   torch=()
   for ((r = 1; r <= rounds; r++)); do
     o=$(bin/googlenet bench --backend "$backend" --variant "$variant" --image-size "$size" --batch-size 16 --steps "$steps" --json | node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>{const r=JSON.parse(s);console.log(JSON.stringify({backend:r.backend,trainImagesPerSec:r.trainImagesPerSec,evalImagesPerSec:r.evalImagesPerSec,peakRssMB:r.peakRssMB}))})')
-    t=$(OMP_NUM_THREADS=2 /usr/bin/python3 scripts/bench-torch.py --variant "$variant" --image-size "$size" --batch-size 16 --steps "$steps" --threads 2)
+    t=$(OMP_NUM_THREADS=2 "$torch_python" scripts/bench-torch.py --variant "$variant" --image-size "$size" --batch-size 16 --steps "$steps" --threads 2)
     echo "$size round $r ours $o" >&2
     echo "$size round $r torch $t" >&2
     ours+=("$o")
