@@ -245,6 +245,8 @@ const FORWARD_CASES: [string, Conv][] = [
   ['1x1, 832 -> 384 on 4x4 (inception5b), 3 reduction blocks', conv(3, 4, 4, 832, 384, 1, 1, 0)],
   ['5x5 pad 2, 16 -> 48 on 7x7 (pixels not a multiple of 32)', conv(3, 7, 7, 16, 48, 5, 1, 2)],
   ['3x3/2 valid, 12 -> 16 on 17x17', conv(2, 17, 17, 12, 16, 3, 2, 0)],
+  ['7x7/2 pad 3, 3 -> 64 on 40x40 (conv1: runs of 21 floats per window row, K = 147)', conv(2, 40, 40, 3, 64, 7, 2, 3)],
+  ['3x3 pad 1, 6 -> 16 on 9x9 (runs of 18)', conv(3, 9, 9, 6, 16, 3, 1, 1)],
 ];
 
 const FILTER_CASES: [string, Conv][] = [

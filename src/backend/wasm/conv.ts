@@ -12,8 +12,8 @@
  *
  * Used in training and in inference (where each filter's packed panels are kept from call to call,
  * ./packed_cache.ts). It covers NHWC, dilation 1 and output channels a multiple of 8 (every GoogLeNet
- * conv; input channels are padded to a multiple of 4, conv1's 3 to 4), no activation or ReLU; anything
- * else goes to the wasm backend's own kernel.
+ * conv; conv1's 3 input channels are packed as runs of 21 floats per window row, with no zero channel),
+ * no activation or ReLU; anything else goes to the wasm backend's own kernel.
  */
 import * as tf from '../../tf';
 import { BackendWasm, Info, KernelArgs, dispose, f32, memoryOffset, sizeOf, wasmKernel } from './common';
@@ -51,35 +51,38 @@ export function simdConv2d(
   info: tf.backend_util.Conv2DInfo,
   cacheFilter = false,
 ): Info {
-  // Patches are packed 4 channels at a time: x and the filter get zero channels (conv1: 3 -> 4).
-  const ci4 = Math.ceil(info.inChannels / 4) * 4;
-  const x4 = ci4 === info.inChannels ? x : paddedChannels(backend, x, ci4);
   const { batchSize: n, inHeight: h, inWidth: w, outHeight: oh, outWidth: ow, outChannels: co } = info;
   const { filterHeight: kh, filterWidth: kw, strideHeight: sh, strideWidth: sw } = info;
   const simd = simdKernels(backend);
   if (winogradCovers(info)) {
+    // Winograd's input transform takes 4 channels at a time: x and the filter get zero channels.
+    const ci4 = Math.ceil(info.inChannels / 4) * 4;
+    const x4 = ci4 === info.inChannels ? x : paddedChannels(backend, x, ci4);
     const y = winogradConv2d(backend, x4, filter, bias, relu, info, ci4, cacheFilter);
     dispose(backend, x4 === x ? null : x4);
     return y;
   }
-  const k = kh * kw * ci4;
+  // Patches are packed 4 channels at a time, or, where the channels are not a multiple of 4 (conv1's 3),
+  // as runs of kw*ci floats per window row: no zero channels (conv1: K = 147, not 196).
+  const ci = info.inChannels;
+  const k = kh * kw * ci;
   const pixels = n * oh * ow;
   const groups = Math.ceil(pixels / GROUP);
   // Few pixel groups (a 3x3 map, a dense layer's rows): each is also split into runs of W's panels.
   const chunks = simd.threads === 1 || groups >= ITEMS_PER_THREAD * simd.threads ? 1 : Math.min(co / 8, Math.ceil((ITEMS_PER_THREAD * simd.threads) / groups));
-  const pack = () => packedFilter(backend, filter, ci4);
+  const pack = () => packedFilter(backend, filter);
   const bp = cacheFilter ? cachedPacking(backend, filter.dataId, pack, 'panels') : pack();
   const out = backend.makeOutput([n, oh, ow, co], 'float32');
   const ap = backend.makeOutput([simd.threads, GROUP, k], 'float32');
-  const zeros = backend.makeOutput([Math.max(ci4, co)], 'float32');
+  const zeros = backend.makeOutput([Math.max(ci, co)], 'float32');
   f32(backend, zeros).fill(0);
   // conv_forward(x, bp, bias, zrow, ap, y, n, h, w, ci, oh, ow, kh, kw, sh, sw, pt, pl, co, relu, part, chunks, i0, i1),
   // split over work items (pixel group x run of panels)
   simd.parallel(
     'conv_forward',
     [
-      memoryOffset(backend, x4), memoryOffset(backend, bp), memoryOffset(backend, bias ?? zeros), memoryOffset(backend, zeros),
-      memoryOffset(backend, ap), memoryOffset(backend, out), n, h, w, ci4, oh, ow, kh, kw, sh, sw, info.padInfo.top, info.padInfo.left,
+      memoryOffset(backend, x), memoryOffset(backend, bp), memoryOffset(backend, bias ?? zeros), memoryOffset(backend, zeros),
+      memoryOffset(backend, ap), memoryOffset(backend, out), n, h, w, ci, oh, ow, kh, kw, sh, sw, info.padInfo.top, info.padInfo.left,
       co, relu ? 1 : 0, 0, chunks, 0, 0,
     ],
     22,
@@ -88,7 +91,7 @@ export function simdConv2d(
     1,
     20,
   );
-  dispose(backend, ap, zeros, cacheFilter ? null : bp, x4 === x ? null : x4);
+  dispose(backend, ap, zeros, cacheFilter ? null : bp);
   return out;
 }
 
@@ -161,15 +164,13 @@ function winogradConv2d(backend: BackendWasm, x: Info, filter: Info, bias: Info 
   return out;
 }
 
-/** filter [kh, kw, ci, co] (ci padded with zeros to ci4) packed as bp [co/8][kh*kw*ci4][8] (pack_b8). */
-function packedFilter(backend: BackendWasm, filter: Info, ci4: number): Info {
+/** filter [kh, kw, ci, co] packed as bp [co/8][kh*kw*ci][8] (pack_b8). */
+function packedFilter(backend: BackendWasm, filter: Info): Info {
   const [kh, kw, ci, co] = filter.shape;
-  const f4 = ci4 === ci ? filter : paddedChannels(backend, filter, ci4, 2);
-  const k = kh * kw * ci4;
+  const k = kh * kw * ci;
   const bp = backend.makeOutput([co / 8, k, 8], 'float32');
   // pack_b8(filter [k, co], bp, k, co, cb0, cb1)
-  simdKernels(backend).parallel('pack_b8', [memoryOffset(backend, f4), memoryOffset(backend, bp), k, co, 0, 0], 4, co / 8, k * co);
-  dispose(backend, f4 === filter ? null : f4);
+  simdKernels(backend).parallel('pack_b8', [memoryOffset(backend, filter), memoryOffset(backend, bp), k, co, 0, 0], 4, co / 8, k * co);
   return bp;
 }
 

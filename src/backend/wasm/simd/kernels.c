@@ -402,14 +402,14 @@ void conv_filter_grad(const f32 *x, const f32 *dy, f32 *bp, f32 *ap, f32 *c, int
 }
 
 /*
- * A forward convolution (NHWC, dilation 1, ci a multiple of 4, co a multiple of 8), with bias and ReLU:
+ * A forward convolution (NHWC, dilation 1, co a multiple of 8), with bias and ReLU:
  *
  *   y [pixels, co] = relu(P [pixels, K = kh*kw*ci] . W [K, co] + bias)
  *
  * on the same 4x8 tile, rows now being 4 output pixels. W comes packed as bp [co/8][K][8] (pack_b8).
  * Pixels go in groups of G: a group's patches are packed into ap [G/4][K][4] by 4x4 transposes of the
- * 4 pixels' channel runs (zrow, ci zeros, stands for taps in the padding and pixels past the end), then
- * every 8-channel panel of W is swept over the group's tiles. Each thread has its own ap region
+ * 4 pixels' channel runs (zrow, ci zeros, stands for taps in the padding and pixels past the end; with
+ * ci not a multiple of 4, of their window rows' runs, pack_pixel_runs), then every 8-channel panel of W is swept over the group's tiles. Each thread has its own ap region
  * (G*K floats, region `part`). The input gradient of a stride-1 convolution is such a convolution too.
  */
 #define G 32
@@ -451,6 +451,61 @@ static void pack_pixels(const f32 *x, const f32 *zrow, f32 *ap, const struct con
   }
 }
 
+/*
+ * pack_pixels for ci not a multiple of 4 (conv1's 3 channels), with no channel padding: K = kh*kw*ci
+ * in (ky, kx, c) order, so that for one ky a pixel's patch is the run of kw*ci floats of x from its
+ * window's first column (21 for conv1). Four pixels' runs go in by 4x4 transposes; a tile with a pixel
+ * whose window row leaves x (padding) or that lies past the end is packed element by element.
+ */
+static void pack_pixel_runs(const f32 *x, f32 *ap, const struct conv *g, int q0, int total) {
+  int ci = g->ci, L = g->kw * ci, K = g->kh * L;
+  for (int t = 0; t < G / 4; t++) {
+    int b[4], oy[4], ox[4], ok[4];
+    for (int i = 0; i < 4; i++) {
+      int q = q0 + 4 * t + i;
+      ok[i] = q < total;
+      b[i] = q / (g->oh * g->ow);
+      int rest = q - b[i] * g->oh * g->ow;
+      oy[i] = rest / g->ow;
+      ox[i] = rest - oy[i] * g->ow;
+    }
+    for (int ky = 0; ky < g->kh; ky++) {
+      f32 *d = ap + (t * K + ky * L) * 4;
+      const f32 *px[4];
+      int inside = 1;
+      for (int i = 0; i < 4; i++) {
+        int iy = oy[i] * g->sh + ky - g->pt, ix = ox[i] * g->sw - g->pl;
+        inside &= ok[i] && iy >= 0 && iy < g->h && ix >= 0 && ix + g->kw <= g->w;
+        px[i] = x + ((b[i] * g->h + iy) * g->w + ix) * ci;
+      }
+      if (inside) {
+        int j = 0;
+        for (; j + 4 <= L; j += 4, d += 16) {
+          v128_t r0 = wasm_v128_load(px[0] + j), r1 = wasm_v128_load(px[1] + j);
+          v128_t r2 = wasm_v128_load(px[2] + j), r3 = wasm_v128_load(px[3] + j);
+          v128_t t0 = wasm_i32x4_shuffle(r0, r1, 0, 4, 1, 5), t1 = wasm_i32x4_shuffle(r0, r1, 2, 6, 3, 7);
+          v128_t t2 = wasm_i32x4_shuffle(r2, r3, 0, 4, 1, 5), t3 = wasm_i32x4_shuffle(r2, r3, 2, 6, 3, 7);
+          wasm_v128_store(d, wasm_i32x4_shuffle(t0, t2, 0, 1, 4, 5));
+          wasm_v128_store(d + 4, wasm_i32x4_shuffle(t0, t2, 2, 3, 6, 7));
+          wasm_v128_store(d + 8, wasm_i32x4_shuffle(t1, t3, 0, 1, 4, 5));
+          wasm_v128_store(d + 12, wasm_i32x4_shuffle(t1, t3, 2, 3, 6, 7));
+        }
+        for (; j < L; j++, d += 4)
+          for (int i = 0; i < 4; i++) d[i] = px[i][j];
+      } else {
+        for (int i = 0; i < 4; i++) {
+          int iy = oy[i] * g->sh + ky - g->pt, ix0 = ox[i] * g->sw - g->pl;
+          int row = ok[i] && iy >= 0 && iy < g->h;
+          for (int j = 0; j < L; j++) {
+            int ix = ix0 + j / ci;
+            d[j * 4 + i] = row && ix >= 0 && ix < g->w ? x[((b[i] * g->h + iy) * g->w + ix) * ci + j % ci] : 0.0f;
+          }
+        }
+      }
+    }
+  }
+}
+
 /* Panels [cb0, cb1) of y for the pixel group at q0, whose patches ap holds (pack_pixels). */
 __attribute__((noinline)) static void conv_forward_panels(const f32 *ap, const f32 *bp, const f32 *bias, f32 *y, int K, int co, int relu,
                                                           int q0, int total, int cb0, int cb1) {
@@ -484,7 +539,10 @@ void conv_forward(const f32 *x, const f32 *bp, const f32 *bias, const f32 *zrow,
   for (int i = i0; i < i1; i++) {
     int gi = i / chunks, cb0 = (i - gi * chunks) * per;
     if (gi != packed) {
-      pack_pixels(x, zrow, mine, &g, gi * G, total);
+      if (ci % 4)
+        pack_pixel_runs(x, mine, &g, gi * G, total);
+      else
+        pack_pixels(x, zrow, mine, &g, gi * G, total);
       packed = gi;
     }
     conv_forward_panels(mine, bp, bias, y, K, co, relu, gi * G, total, cb0, imin(panels, cb0 + per));
