@@ -110,35 +110,30 @@ function filterGradRef(x: Float32Array, dy: Float32Array, g: Conv): Float64Array
 }
 
 /**
- * What simdFilterGrad does with the module: x's channels padded to a multiple of 4 (copy_rows), the
- * product padded to 8-column panels, then dW's rows taken back out.
+ * What simdFilterGrad does with the module: the product's rows in blocks of 4 (conv1's 147 as 37, from
+ * runs of x's window rows), its columns padded to 8-column panels, then dW's rows taken back out.
  */
 function filterGrad(k: SimdKernels, heap: Heap, x: Float32Array, dy: Float32Array, g: Conv, kc: number): Float32Array {
   const pixels = g.n * g.oh * g.ow;
-  const ci4 = Math.ceil(g.ci / 4) * 4;
-  const m = g.kh * g.kw * ci4;
+  const m = g.kh * g.kw * g.ci;
+  const m4 = Math.ceil(m / 4);
   const n8 = Math.ceil(g.co / 8);
-  const px = heap.alloc(g.n * g.h * g.w * ci4);
-  k.parallel('copy_rows', [heap.put(x), px, g.ci, ci4, 1, 0, 0], 5, g.n * g.h * g.w, x.length);
   const pdy = heap.put(dy);
   const bp = heap.alloc(k.threads * Math.min(kc, pixels) * n8 * 8);
-  const ap = heap.alloc(m * Math.min(kc, pixels));
-  const c = heap.alloc(m * n8 * 8);
+  const ap = heap.alloc(m4 * 4 * Math.min(kc, pixels));
+  const c = heap.alloc(m4 * 4 * n8 * 8);
   k.parallel(
     'conv_filter_grad',
-    [px, pdy, bp, ap, c, n8 * 8, g.n, g.h, g.w, ci4, g.oh, g.ow, g.kh, g.kw, g.sh, g.sw, g.pt, g.pl, g.co, Math.min(kc, pixels), 0, 0, 0],
+    [heap.put(x), pdy, bp, ap, c, n8 * 8, g.n, g.h, g.w, g.ci, g.oh, g.ow, g.kh, g.kw, g.sh, g.sw, g.pt, g.pl, g.co, Math.min(kc, pixels), 0, 0, 0],
     21,
-    m / 4,
+    m4,
     m * g.co * pixels,
     1,
     20,
   );
-  const padded = heap.f32(c, m * n8 * 8);
-  const out = new Float32Array(g.kh * g.kw * g.ci * g.co);
-  for (let r = 0; r < g.kh * g.kw * g.ci; r++) {
-    const from = (Math.floor(r / g.ci) * ci4 + (r % g.ci)) * n8 * 8;
-    out.set(padded.subarray(from, from + g.co), r * g.co);
-  }
+  const padded = heap.f32(c, m4 * 4 * n8 * 8);
+  const out = new Float32Array(m * g.co);
+  for (let r = 0; r < m; r++) out.set(padded.subarray(r * n8 * 8, r * n8 * 8 + g.co), r * g.co);
   return out;
 }
 

@@ -18,7 +18,7 @@
  */
 import * as tf from '../../tf';
 import { BackendWasm, Info, KernelArgs, dispose, f32, memoryOffset, run, sizeOf, wasmKernel } from './common';
-import { paddedChannels, simdConv2d, simdConvCovers, winogradCovers } from './conv';
+import { simdConv2d, simdConvCovers, winogradCovers } from './conv';
 import { simdKernels } from './simd/module';
 
 type Pad = 'valid' | 'same' | number | tf.backend_util.ExplicitPadding;
@@ -117,27 +117,25 @@ export function simdFilterGrad(backend: BackendWasm, x: Info, dy: Info, info: tf
     return out;
   }
   if (ci % 4 === 0 && winogradCovers(info)) return winogradFilterGrad(backend, x, dy, info, out);
-  // Patch rows are packed 4 channels at a time: x with 3 channels (conv1) is padded to 4 first, and
-  // the padding's rows of dW are left out at the end.
-  const ci4 = Math.ceil(ci / 4) * 4;
-  const x4 = ci4 === ci ? x : paddedChannels(backend, x, ci4);
-  // dW [m, co] = P^T [m, pixels] . dy [pixels, co] (conv_filter_grad in ./simd/kernels.c)
-  const m = kh * kw * ci4;
-  const m4 = m / 4;
+  // dW [m, co] = P^T [m, pixels] . dy [pixels, co] (conv_filter_grad in ./simd/kernels.c), its rows in
+  // blocks of 4: where ci is not a multiple of 4 (conv1's 3 channels) the patch rows are packed from runs
+  // of x's window rows, with no zero channel (m = 147), and the product's last block has a zero row.
+  const m = kh * kw * ci;
+  const m4 = Math.ceil(m / 4);
   const n8 = Math.ceil(co / 8);
-  const exact = ci4 === ci && co % 8 === 0;
+  const exact = m % 4 === 0 && co % 8 === 0;
   const kc = Math.min(KC, pixels);
   const simd = simdKernels(backend);
   const bp = backend.makeOutput([simd.threads, kc, n8 * 8], 'float32');
   const ap = backend.makeOutput([m4, kc, 4], 'float32');
-  const c = exact ? out : backend.makeOutput([m, n8 * 8], 'float32');
+  const c = exact ? out : backend.makeOutput([m4 * 4, n8 * 8], 'float32');
   // conv_filter_grad(x, dy, bp, ap, c, ldc, n, h, w, ci, oh, ow, kh, kw, sh, sw, pt, pl, co, kc, part, rb0, rb1),
   // split over row blocks
   simd.parallel(
     'conv_filter_grad',
     [
-      memoryOffset(backend, x4), memoryOffset(backend, dy), memoryOffset(backend, bp), memoryOffset(backend, ap), memoryOffset(backend, c),
-      n8 * 8, n, h, w, ci4, oh, ow, kh, kw, sh, sw, info.padInfo.top, info.padInfo.left, co, kc, 0, 0, 0,
+      memoryOffset(backend, x), memoryOffset(backend, dy), memoryOffset(backend, bp), memoryOffset(backend, ap), memoryOffset(backend, c),
+      n8 * 8, n, h, w, ci, oh, ow, kh, kw, sh, sw, info.padInfo.top, info.padInfo.left, co, kc, 0, 0, 0,
     ],
     21,
     m4,
@@ -146,15 +144,11 @@ export function simdFilterGrad(backend: BackendWasm, x: Info, dy: Info, info: tf
     20,
   );
   if (!exact) {
-    // Row (tap, channel) of dW is row tap * ci4 + channel of the product; its first co columns.
+    // dW's rows are the product's first m rows, their first co columns.
     const src = f32(backend, c);
     const dst = f32(backend, out);
-    for (let r = 0; r < kh * kw * ci; r++) {
-      const from = (Math.floor(r / ci) * ci4 + (r % ci)) * n8 * 8;
-      dst.set(src.subarray(from, from + co), r * co);
-    }
+    for (let r = 0; r < m; r++) dst.set(src.subarray(r * n8 * 8, r * n8 * 8 + co), r * co);
   }
-  dispose(backend, x4 === x ? null : x4);
   dispose(backend, bp, ap, exact ? null : c);
   return out;
 }

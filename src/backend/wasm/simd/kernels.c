@@ -380,7 +380,43 @@ static void pack_patches(const f32 *x, f32 *ap, int kc, const struct conv *g, in
 }
 
 /*
- * Row blocks [rb0, rb1) of dW: c [m = kh*kw*ci, ldc] = P^T dy, dy [pixels, co], ci a multiple of 4. Per slice of kc pixels,
+ * pack_patches for ci not a multiple of 4 (conv1's 3 channels), rows in (ky, kx, c) order with no zero
+ * channel (conv1: m = 147, in 37 blocks, the last one's fourth row zero). A block's 4 rows that lie in
+ * one window row are 4 consecutive floats of x (one load per pixel) where their columns are inside x;
+ * otherwise (a block across two window rows, the padding) they are gathered one by one.
+ */
+static void pack_patch_runs(const f32 *x, f32 *ap, int kc, const struct conv *g, int p0, int kk, int rb0, int rb1) {
+  int ci = g->ci, L = g->kw * ci, m = g->kh * L;
+  for (int rb = rb0; rb < rb1; rb++) {
+    f32 *d = ap + rb * kc * 4;
+    int r = rb * 4, ky = r / L, j = r - ky * L;
+    int run = j + 4 <= L, ca = j / ci, cb = (j + 3) / ci;
+    int b = p0 / (g->oh * g->ow), rest = p0 - b * g->oh * g->ow;
+    int oy = rest / g->ow, ox = rest - oy * g->ow;
+    for (int k = 0; k < kk; k++, d += 4) {
+      int iy = oy * g->sh + ky - g->pt, ix0 = ox * g->sw - g->pl;
+      if (run && iy >= 0 && iy < g->h && ix0 + ca >= 0 && ix0 + cb < g->w) {
+        wasm_v128_store(d, wasm_v128_load(x + ((b * g->h + iy) * g->w + ix0) * ci + j));
+      } else {
+        for (int i = 0; i < 4; i++) {
+          int rr = r + i, ry = rr / L, rj = rr - ry * L;
+          int yy = oy * g->sh + ry - g->pt, xx = ix0 + rj / ci;
+          d[i] = rr < m && yy >= 0 && yy < g->h && xx >= 0 && xx < g->w ? x[((b * g->h + yy) * g->w + xx) * ci + rj % ci] : 0.0f;
+        }
+      }
+      if (++ox == g->ow) {
+        ox = 0;
+        if (++oy == g->oh) {
+          oy = 0;
+          b++;
+        }
+      }
+    }
+  }
+}
+
+/*
+ * Row blocks [rb0, rb1) of dW: c [4 * ceil(m / 4), ldc] = P^T dy, m = kh*kw*ci, dy [pixels, co]. Per slice of kc pixels,
  * the thread packs the slice of dy into its own bp region (part: kc * n8 * 8 floats; both threads pack
  * the same slice, which costs 2/m of the product and keeps no dy-sized copy) and its rows of P into ap
  * (m/4 blocks of kc pixels, shared, each thread writing its own row blocks).
@@ -394,7 +430,10 @@ void conv_filter_grad(const f32 *x, const f32 *dy, f32 *bp, f32 *ap, f32 *c, int
   for (int p0 = 0; p0 < total; p0 += kc) {
     int kk = imin(kc, total - p0);
     pack_b8(dy + p0 * co, mine, kk, co, 0, n8);
-    pack_patches(x, ap, kc, &g, p0, kk, rb0, rb1);
+    if (ci % 4)
+      pack_patch_runs(x, ap, kc, &g, p0, kk, rb0, rb1);
+    else
+      pack_patches(x, ap, kc, &g, p0, kk, rb0, rb1);
     for (int rb = rb0; rb < rb1; rb++)
       for (int cb = 0; cb < n8; cb++)
         tile4x8(ap + rb * kc * 4, 1, 4, mine + cb * kk * 8, 8, kk, c + rb * 4 * ldc + cb * 8, ldc, p0 > 0, 0, c, 0, 4);
