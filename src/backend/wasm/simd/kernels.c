@@ -386,23 +386,46 @@ static void pack_patches(const f32 *x, f32 *ap, int kc, const struct conv *g, in
  * otherwise (a block across two window rows, the padding) they are gathered one by one.
  */
 static void pack_patch_runs(const f32 *x, f32 *ap, int kc, const struct conv *g, int p0, int kk, int rb0, int rb1) {
-  int ci = g->ci, L = g->kw * ci, m = g->kh * L;
+  int ci = g->ci, L = g->kw * ci, m = g->kh * L, hwc = g->h * g->w * ci, wc = g->w * ci;
   for (int rb = rb0; rb < rb1; rb++) {
     f32 *d = ap + rb * kc * 4;
     int r = rb * 4, ky = r / L, j = r - ky * L;
     int run = j + 4 <= L, ca = j / ci, cb = (j + 3) / ci;
+    /* the 4 rows' window row, column and channel (row m and past: none) */
+    int ry0 = r / L, ry1 = (r + 1) / L, ry2 = (r + 2) / L, ry3 = (r + 3) / L;
+    int rx0 = (r - ry0 * L) / ci, rx1 = (r + 1 - ry1 * L) / ci, rx2 = (r + 2 - ry2 * L) / ci, rx3 = (r + 3 - ry3 * L) / ci;
+    int rc0 = (r - ry0 * L) % ci, rc1 = (r + 1 - ry1 * L) % ci, rc2 = (r + 2 - ry2 * L) % ci, rc3 = (r + 3 - ry3 * L) % ci;
+    int live1 = r + 1 < m, live2 = r + 2 < m, live3 = r + 3 < m;
+    /* the rows' offsets from the window's first pixel, for windows inside x */
+    int off0 = ry0 * wc + rx0 * ci + rc0, off1 = ry1 * wc + rx1 * ci + rc1, off2 = ry2 * wc + rx2 * ci + rc2, off3 = ry3 * wc + rx3 * ci + rc3;
     int b = p0 / (g->oh * g->ow), rest = p0 - b * g->oh * g->ow;
     int oy = rest / g->ow, ox = rest - oy * g->ow;
     for (int k = 0; k < kk; k++, d += 4) {
-      int iy = oy * g->sh + ky - g->pt, ix0 = ox * g->sw - g->pl;
-      if (run && iy >= 0 && iy < g->h && ix0 + ca >= 0 && ix0 + cb < g->w) {
-        wasm_v128_store(d, wasm_v128_load(x + ((b * g->h + iy) * g->w + ix0) * ci + j));
-      } else {
-        for (int i = 0; i < 4; i++) {
-          int rr = r + i, ry = rr / L, rj = rr - ry * L;
-          int yy = oy * g->sh + ry - g->pt, xx = ix0 + rj / ci;
-          d[i] = rr < m && yy >= 0 && yy < g->h && xx >= 0 && xx < g->w ? x[((b * g->h + yy) * g->w + xx) * ci + rj % ci] : 0.0f;
+      int iy0 = oy * g->sh - g->pt, ix0 = ox * g->sw - g->pl;
+      const f32 *xb = x + b * hwc;
+      int iy = iy0 + ky;
+      int inside = iy0 >= 0 && iy0 + g->kh <= g->h && ix0 >= 0 && ix0 + g->kw <= g->w;
+      if (inside) {
+        const f32 *o = xb + iy0 * wc + ix0 * ci;
+        if (run) {
+          wasm_v128_store(d, wasm_v128_load(o + off0));
+        } else {
+          d[0] = o[off0];
+          d[1] = live1 ? o[off1] : 0.0f;
+          d[2] = live2 ? o[off2] : 0.0f;
+          d[3] = live3 ? o[off3] : 0.0f;
         }
+      } else if (run && iy >= 0 && iy < g->h && ix0 + ca >= 0 && ix0 + cb < g->w) {
+        wasm_v128_store(d, wasm_v128_load(xb + iy * wc + ix0 * ci + j));
+      } else {
+#define AT(ry, rx, rc, live)                                                                          \
+  ((live) && iy0 + (ry) >= 0 && iy0 + (ry) < g->h && ix0 + (rx) >= 0 && ix0 + (rx) < g->w ? xb[(iy0 + (ry)) * wc + (ix0 + (rx)) * ci + (rc)] \
+                                                                                        : 0.0f)
+        d[0] = AT(ry0, rx0, rc0, 1);
+        d[1] = AT(ry1, rx1, rc1, live1);
+        d[2] = AT(ry2, rx2, rc2, live2);
+        d[3] = AT(ry3, rx3, rc3, live3);
+#undef AT
       }
       if (++ox == g->ow) {
         ox = 0;
