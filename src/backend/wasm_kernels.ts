@@ -20,7 +20,7 @@
  * splits each call over helper threads. Inference's matrix products run on the backend's XNNPACK. Every
  * intermediate is freed, so that neither tensors nor XNNPACK's operator caches grow from step to step.
  * A GoogLeNet training step at 112 px, batch 16 went from ~1 img/s (one core, shipped kernels) to
- * 15-17 img/s on two cores (scripts/bench-train-step.ts).
+ * about 30 img/s on two cores (scripts/bench-train-step.ts; README, Benchmarks).
  */
 import * as tf from '../tf';
 import { ADAM_STEP, adamStep } from './wasm/adam';
