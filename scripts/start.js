@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// `npm start`: the main job on a fresh clone, in about 2-3 minutes on a 2-core CPU. Trains the course
+// `npm start`: the main job on a fresh clone, in under 2 minutes on a 2-core CPU. Trains the course
 // notes' GoogLeNet on the bundled sample (data_set/flower_data: 200 photos to train, 50 to validate),
 // evaluates the best checkpoint on the 50 val photos, predicts one photo, and says where the checkpoint
 // is. Each step is a plain bin/googlenet command, printed before it runs, so you can rerun it with

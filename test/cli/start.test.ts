@@ -1,7 +1,7 @@
 /**
  * `npm start` (scripts/start.js), shortened to one epoch: every step runs, the evaluation prints the
  * accuracy, the loss beside uniform guessing's and a confusion matrix with the class names in full,
- * and the prediction gives probabilities. (Its full 20 epochs are measured, not tested: README.)
+ * and the prediction gives probabilities. (Its full 15 epochs are measured, not tested: README.)
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
