@@ -6,8 +6,8 @@
 // other flags. `npm start -- --seed 1` picks another seed (weights, shuffling, crops, dropout).
 //
 // What differs from the notes, and why (measured on the bundled sample, docs/results/start-*.txt):
-// - 64 px instead of 224, 15 epochs instead of 30: a 2-core CPU trains about 25 photos/s at 64 px (validation included) and
-//   about 5 at 224.
+// - 64 px instead of 224, 15 epochs instead of 30: a 2-core CPU trains about 50 photos/s at 64 px (validation included) and
+//   about 9 at 224.
 // - --init kaiming: the notes call no init, so PyTorch's defaults apply; with them the signal fades
 //   through GoogLeNet's 20-odd layers and the model sits at chance (val accuracy 0.20) for its first
 //   5-7 epochs here, and ended at 0.20 after the 3 epochs this job used to run. He initialisation (as
