@@ -477,20 +477,36 @@ void conv_filter_grad(const f32 *x, const f32 *dy, f32 *bp, f32 *ap, f32 *c, int
 #define G 32
 #define KB 256
 
+/* Image, row and column of the 4 output pixels from q (a tile), and whether each is before `total`. */
+static inline void tile_pixels(const struct conv *g, int q, int total, int *b, int *oy, int *ox, int *ok) {
+  for (int i = 0; i < 4; i++, q++) {
+    ok[i] = q < total;
+    b[i] = q / (g->oh * g->ow);
+    int rest = q - b[i] * g->oh * g->ow;
+    oy[i] = rest / g->ow;
+    ox[i] = rest - oy[i] * g->ow;
+  }
+}
+
+/* d [4][4] = the 4 floats at px[i] + j of each of the 4 pixels, transposed (pixel fastest). */
+static inline void store_transposed(const f32 *const *px, int j, f32 *d) {
+  v128_t r0 = wasm_v128_load(px[0] + j), r1 = wasm_v128_load(px[1] + j);
+  v128_t r2 = wasm_v128_load(px[2] + j), r3 = wasm_v128_load(px[3] + j);
+  v128_t t0 = wasm_i32x4_shuffle(r0, r1, 0, 4, 1, 5), t1 = wasm_i32x4_shuffle(r0, r1, 2, 6, 3, 7);
+  v128_t t2 = wasm_i32x4_shuffle(r2, r3, 0, 4, 1, 5), t3 = wasm_i32x4_shuffle(r2, r3, 2, 6, 3, 7);
+  wasm_v128_store(d, wasm_i32x4_shuffle(t0, t2, 0, 1, 4, 5));
+  wasm_v128_store(d + 4, wasm_i32x4_shuffle(t0, t2, 2, 3, 6, 7));
+  wasm_v128_store(d + 8, wasm_i32x4_shuffle(t1, t3, 0, 1, 4, 5));
+  wasm_v128_store(d + 12, wasm_i32x4_shuffle(t1, t3, 2, 3, 6, 7));
+}
+
 /* ap [G/4][K][4]: the patches of pixels [q0, q0 + G) (pixels >= total read zrow). */
 static void pack_pixels(const f32 *x, const f32 *zrow, f32 *ap, const struct conv *g, int q0, int total) {
   int ci = g->ci, K = g->kh * g->kw * ci;
   for (int t = 0; t < G / 4; t++) {
     const f32 *px[4];
     int b[4], oy[4], ox[4], ok[4];
-    for (int i = 0; i < 4; i++) {
-      int q = q0 + 4 * t + i;
-      ok[i] = q < total;
-      b[i] = q / (g->oh * g->ow);
-      int rest = q - b[i] * g->oh * g->ow;
-      oy[i] = rest / g->ow;
-      ox[i] = rest - oy[i] * g->ow;
-    }
+    tile_pixels(g, q0 + 4 * t, total, b, oy, ox, ok);
     f32 *d = ap + t * K * 4;
     for (int ky = 0; ky < g->kh; ky++) {
       for (int kx = 0; kx < g->kw; kx++) {
@@ -498,16 +514,7 @@ static void pack_pixels(const f32 *x, const f32 *zrow, f32 *ap, const struct con
           int iy = oy[i] * g->sh + ky - g->pt, ix = ox[i] * g->sw + kx - g->pl;
           px[i] = ok[i] && iy >= 0 && iy < g->h && ix >= 0 && ix < g->w ? x + ((b[i] * g->h + iy) * g->w + ix) * ci : zrow;
         }
-        for (int c = 0; c < ci; c += 4, d += 16) {
-          v128_t r0 = wasm_v128_load(px[0] + c), r1 = wasm_v128_load(px[1] + c);
-          v128_t r2 = wasm_v128_load(px[2] + c), r3 = wasm_v128_load(px[3] + c);
-          v128_t t0 = wasm_i32x4_shuffle(r0, r1, 0, 4, 1, 5), t1 = wasm_i32x4_shuffle(r0, r1, 2, 6, 3, 7);
-          v128_t t2 = wasm_i32x4_shuffle(r2, r3, 0, 4, 1, 5), t3 = wasm_i32x4_shuffle(r2, r3, 2, 6, 3, 7);
-          wasm_v128_store(d, wasm_i32x4_shuffle(t0, t2, 0, 1, 4, 5));
-          wasm_v128_store(d + 4, wasm_i32x4_shuffle(t0, t2, 2, 3, 6, 7));
-          wasm_v128_store(d + 8, wasm_i32x4_shuffle(t1, t3, 0, 1, 4, 5));
-          wasm_v128_store(d + 12, wasm_i32x4_shuffle(t1, t3, 2, 3, 6, 7));
-        }
+        for (int c = 0; c < ci; c += 4, d += 16) store_transposed(px, c, d);
       }
     }
   }
@@ -523,14 +530,7 @@ static void pack_pixel_runs(const f32 *x, f32 *ap, const struct conv *g, int q0,
   int ci = g->ci, L = g->kw * ci, K = g->kh * L;
   for (int t = 0; t < G / 4; t++) {
     int b[4], oy[4], ox[4], ok[4];
-    for (int i = 0; i < 4; i++) {
-      int q = q0 + 4 * t + i;
-      ok[i] = q < total;
-      b[i] = q / (g->oh * g->ow);
-      int rest = q - b[i] * g->oh * g->ow;
-      oy[i] = rest / g->ow;
-      ox[i] = rest - oy[i] * g->ow;
-    }
+    tile_pixels(g, q0 + 4 * t, total, b, oy, ox, ok);
     for (int ky = 0; ky < g->kh; ky++) {
       f32 *d = ap + (t * K + ky * L) * 4;
       const f32 *px[4];
@@ -542,16 +542,7 @@ static void pack_pixel_runs(const f32 *x, f32 *ap, const struct conv *g, int q0,
       }
       if (inside) {
         int j = 0;
-        for (; j + 4 <= L; j += 4, d += 16) {
-          v128_t r0 = wasm_v128_load(px[0] + j), r1 = wasm_v128_load(px[1] + j);
-          v128_t r2 = wasm_v128_load(px[2] + j), r3 = wasm_v128_load(px[3] + j);
-          v128_t t0 = wasm_i32x4_shuffle(r0, r1, 0, 4, 1, 5), t1 = wasm_i32x4_shuffle(r0, r1, 2, 6, 3, 7);
-          v128_t t2 = wasm_i32x4_shuffle(r2, r3, 0, 4, 1, 5), t3 = wasm_i32x4_shuffle(r2, r3, 2, 6, 3, 7);
-          wasm_v128_store(d, wasm_i32x4_shuffle(t0, t2, 0, 1, 4, 5));
-          wasm_v128_store(d + 4, wasm_i32x4_shuffle(t0, t2, 2, 3, 6, 7));
-          wasm_v128_store(d + 8, wasm_i32x4_shuffle(t1, t3, 0, 1, 4, 5));
-          wasm_v128_store(d + 12, wasm_i32x4_shuffle(t1, t3, 2, 3, 6, 7));
-        }
+        for (; j + 4 <= L; j += 4, d += 16) store_transposed(px, j, d);
         for (; j < L; j++, d += 4)
           for (int i = 0; i < 4; i++) d[i] = px[i][j];
       } else {
