@@ -389,13 +389,14 @@ static void pack_patch_runs(const f32 *x, f32 *ap, int kc, const struct conv *g,
   int ci = g->ci, L = g->kw * ci, m = g->kh * L, hwc = g->h * g->w * ci, wc = g->w * ci;
   for (int rb = rb0; rb < rb1; rb++) {
     f32 *d = ap + rb * kc * 4;
-    int r = rb * 4, ky = r / L, j = r - ky * L;
-    int run = j + 4 <= L, ca = j / ci, cb = (j + 3) / ci;
+    int r = rb * 4;
     /* the 4 rows' window row, column and channel (row m and past: none) */
     int ry0 = r / L, ry1 = (r + 1) / L, ry2 = (r + 2) / L, ry3 = (r + 3) / L;
     int rx0 = (r - ry0 * L) / ci, rx1 = (r + 1 - ry1 * L) / ci, rx2 = (r + 2 - ry2 * L) / ci, rx3 = (r + 3 - ry3 * L) / ci;
     int rc0 = (r - ry0 * L) % ci, rc1 = (r + 1 - ry1 * L) % ci, rc2 = (r + 2 - ry2 * L) % ci, rc3 = (r + 3 - ry3 * L) % ci;
     int live1 = r + 1 < m, live2 = r + 2 < m, live3 = r + 3 < m;
+    /* a block within one window row: its rows are x's floats j..j+3 from the window's first column */
+    int j = r - ry0 * L, run = j + 4 <= L;
     /* the rows' offsets from the window's first pixel, for windows inside x */
     int off0 = ry0 * wc + rx0 * ci + rc0, off1 = ry1 * wc + rx1 * ci + rc1, off2 = ry2 * wc + rx2 * ci + rc2, off3 = ry3 * wc + rx3 * ci + rc3;
     int b = p0 / (g->oh * g->ow), rest = p0 - b * g->oh * g->ow;
@@ -403,7 +404,7 @@ static void pack_patch_runs(const f32 *x, f32 *ap, int kc, const struct conv *g,
     for (int k = 0; k < kk; k++, d += 4) {
       int iy0 = oy * g->sh - g->pt, ix0 = ox * g->sw - g->pl;
       const f32 *xb = x + b * hwc;
-      int iy = iy0 + ky;
+      int iy = iy0 + ry0;
       int inside = iy0 >= 0 && iy0 + g->kh <= g->h && ix0 >= 0 && ix0 + g->kw <= g->w;
       if (inside) {
         const f32 *o = xb + iy0 * wc + ix0 * ci;
@@ -415,7 +416,7 @@ static void pack_patch_runs(const f32 *x, f32 *ap, int kc, const struct conv *g,
           d[2] = live2 ? o[off2] : 0.0f;
           d[3] = live3 ? o[off3] : 0.0f;
         }
-      } else if (run && iy >= 0 && iy < g->h && ix0 + ca >= 0 && ix0 + cb < g->w) {
+      } else if (run && iy >= 0 && iy < g->h && ix0 + rx0 >= 0 && ix0 + rx3 < g->w) {
         wasm_v128_store(d, wasm_v128_load(xb + iy * wc + ix0 * ci + j));
       } else {
 #define AT(ry, rx, rc, live)                                                                          \
