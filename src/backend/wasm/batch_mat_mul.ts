@@ -107,7 +107,7 @@ function simdMatMul(backend: BackendWasm, a: Info, b: Info, transposeA: boolean,
 }
 
 /** y [m, n] = a [m, k] . b [k, n], b read in place (dense_forward in ./simd/kernels.c); n a multiple of 8. */
-export function denseForward(backend: BackendWasm, a: Info, b: Info, m: number, k: number, n: number): Info {
+function denseForward(backend: BackendWasm, a: Info, b: Info, m: number, k: number, n: number): Info {
   const simd = simdKernels(backend);
   const out = backend.makeOutput([m, n], 'float32');
   const scratch = backend.makeOutput([simd.threads, 4 * k], 'float32');

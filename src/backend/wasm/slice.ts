@@ -3,10 +3,11 @@
  * reads its whole input out of the heap (`readSync`, a copy) before slicing, once per output, so SplitV
  * (the gradient of every inception concat) copies its input once per branch; Identity copies too. Here
  * slices copy only their own bytes, run by run, inside the heap (memmove), and Identity shares the data
- * (reference-counted, as the cpu backend and the wasm Reshape do). On the channel axis of float32
- * tensors (every inception's concat and its gradient's split), Concat and SplitV copy each branch's rows
- * with the SIMD module's copy_block, split over the threads (the shipped Concat copies row by row in
- * JavaScript: ~2.9 ms for inception3a's output at 112 px, batch 16).
+ * (reference-counted, as the cpu backend and the wasm Reshape do). Where a slice's runs are rows at one
+ * stride (every inception concat's gradient, a split on the channel axis) and on the channel axis of
+ * float32 tensors for Concat, each branch's rows are copied with the SIMD module's copy_block, split
+ * over the threads (the shipped Concat copies row by row in JavaScript: ~2.9 ms for inception3a's
+ * output at 112 px, batch 16).
  */
 import * as tf from '../../tf';
 import { BackendWasm, Info, KernelArgs, memoryOffset, sizeOf, wasmKernel } from './common';
@@ -43,6 +44,12 @@ function copySlice(backend: BackendWasm, x: Info, begin: number[], size: number[
   const heap = (backend.wasm as unknown as { HEAPU8: Uint8Array }).HEAPU8;
   const xBase = memoryOffset(backend, x);
   let dst = memoryOffset(backend, out);
+  // Outer dims that fold into one (all whole but the first): the runs are rows at one stride, copied
+  // on the SIMD module and split over the threads (every inception concat's gradient, a channel split).
+  if (bpe === 4 && j > 0 && size.slice(1, j).every((n, i) => begin[i + 1] === 0 && n === shape[i + 1])) {
+    copyBlock(backend, xBase + src * bpe, dst, sizeOf(size.slice(0, j)), run, strides[j - 1], run);
+    return;
+  }
   const runBytes = run * bpe;
   // Odometer over the outer dims 0..j-1.
   const idx = new Array<number>(j).fill(0);
@@ -80,17 +87,6 @@ export function splitV(args: KernelArgs): Info[] {
   const { numOrSizeSplits, axis } = args.attrs as unknown as { numOrSizeSplits: number | number[]; axis: number };
   const ax = tf.util.parseAxisParam(axis, x.shape)[0];
   const sizes = tf.backend_util.prepareSplitSize(x, numOrSizeSplits, ax);
-  if (x.dtype === 'float32' && ax === x.shape.length - 1) {
-    const c = x.shape[ax];
-    const rows = sizeOf(x.shape) / Math.max(1, c);
-    let col = 0;
-    return sizes.map((n) => {
-      const out = backend.makeOutput([...x.shape.slice(0, ax), n], 'float32');
-      if (rows * n > 0) copyBlock(backend, memoryOffset(backend, x) + 4 * col, memoryOffset(backend, out), rows, n, c, n);
-      col += n;
-      return out;
-    });
-  }
   const begin = new Array<number>(x.shape.length).fill(0);
   return sizes.map((n) => {
     const size = x.shape.slice();
