@@ -186,33 +186,37 @@ function convForward(k: SimdKernels, heap: Heap, x: Float32Array, wt: Float32Arr
 }
 
 /**
- * What ../../src/backend/wasm/conv.ts does for a 3x3 stride-1 convolution: transform W (winograd_filter),
- * then winograd_conv over work items, each block of 16 tiles split into `chunks` runs of W's panels.
+ * What ../../src/backend/wasm/conv.ts does for a 3x3 stride-1 convolution by F(m x m, 3x3): transform W
+ * (winograd_filter), then winograd_conv over work items, each block of 16 tiles split into `chunks` runs
+ * of W's panels.
  */
-function winogradForward(k: SimdKernels, heap: Heap, x: Float32Array, wt: Float32Array, bias: Float32Array, relu: boolean, g: Conv, chunks: number): Float32Array {
-  const pixels = g.n * g.oh * g.ow;
-  const u = heap.alloc(16 * g.ci * g.co);
-  const scratch = heap.alloc(k.threads * 16 * 16 * (g.ci + 8));
-  const y = heap.put(new Float32Array(pixels * g.co).fill(5)); // must be overwritten
-  k.parallel('winograd_filter', [heap.put(wt), u, g.ci, g.co, 0, 0], 4, g.co / 8, 16 * g.ci * g.co);
-  const blocks = Math.ceil((g.n * Math.ceil(g.oh / 2) * Math.ceil(g.ow / 2)) / 16);
-  k.parallel(
-    'winograd_conv',
-    [heap.put(x), u, heap.put(bias), scratch, y, g.n, g.h, g.w, g.ci, g.oh, g.ow, g.pt, g.pl, g.co, relu ? 1 : 0, 0, chunks, 0, 0],
-    17,
-    blocks * chunks,
-    pixels * 9 * g.ci * g.co,
-    1,
-    15,
-  );
-  return heap.f32(y, pixels * g.co).slice();
+function winogradForward(m: 2 | 4): typeof convForward {
+  return (k, heap, x, wt, bias, relu, g, chunks) => {
+    const pixels = g.n * g.oh * g.ow;
+    const positions = (m + 2) ** 2;
+    const u = heap.alloc(positions * (g.ci * g.co + 16)); // 16: XPAD
+    const scratch = heap.alloc(k.threads * positions * (16 * (g.ci + 8) + 16));
+    const y = heap.put(new Float32Array(pixels * g.co).fill(5)); // must be overwritten
+    k.parallel('winograd_filter', [heap.put(wt), u, g.ci, g.co, m, 0, 0], 5, g.co / 8, positions * g.ci * g.co);
+    const blocks = Math.ceil((g.n * Math.ceil(g.oh / m) * Math.ceil(g.ow / m)) / 16);
+    k.parallel(
+      'winograd_conv',
+      [heap.put(x), u, heap.put(bias), scratch, y, g.n, g.h, g.w, g.ci, g.oh, g.ow, g.pt, g.pl, g.co, m, relu ? 1 : 0, 0, chunks, 0, 0],
+      18,
+      blocks * chunks,
+      pixels * 9 * g.ci * g.co,
+      1,
+      16,
+    );
+    return heap.f32(y, pixels * g.co).slice();
+  };
 }
 
 /** What ../../src/backend/wasm/conv_backprop.ts does for a 3x3 stride-1 filter gradient (ci a multiple of 4). */
 function winogradFilterGrad(k: SimdKernels, heap: Heap, x: Float32Array, dy: Float32Array, g: Conv): Float32Array {
-  const vp = heap.alloc(16 * g.ci * 64);
-  const up = heap.alloc(k.threads * 16 * g.co * 64);
-  const m = heap.alloc(16 * g.ci * g.co);
+  const vp = heap.alloc(16 * (g.ci * 64 + 16)); // 16: XPAD
+  const up = heap.alloc(k.threads * 16 * (g.co * 64 + 16));
+  const m = heap.alloc(16 * (g.ci * g.co + 16));
   const dw = heap.put(new Float32Array(9 * g.ci * g.co).fill(5)); // must be overwritten
   const tiles = g.n * Math.ceil(g.oh / 2) * Math.ceil(g.ow / 2);
   k.parallel(
@@ -319,7 +323,12 @@ for (const [fma, shared] of [false, true].flatMap((f) => [false, true].map((s) =
   // Winograd's transforms add and subtract (and halve W): a few float32 roundings more than a direct
   // sum, inside the same tolerance.
   test(`SIMD kernels (${label}): 3x3 convolutions by Winograd F(2x2, 3x3) with bias and ReLU match a float64 reference`, () =>
-    forwardMatches(WINOGRAD_CASES, winogradForward, 25));
+    forwardMatches(WINOGRAD_CASES, winogradForward(2), 25));
+
+  // F(4x4, 3x3)'s transforms have larger coefficients (up to 8 in A, 5/2 in B): about 10x
+  // F(2x2, 3x3)'s float32 error, still inside the direct kernels' tolerance.
+  test(`SIMD kernels (${label}): 3x3 convolutions by Winograd F(4x4, 3x3) with bias and ReLU match a float64 reference`, () =>
+    forwardMatches(WINOGRAD_CASES, winogradForward(4), 35));
 
   test(`SIMD kernels (${label}): BatchNorm statistics, normalisation with ReLU and its two gradient passes match a float64 reference`, async () => {
     const heap = new Heap(shared);

@@ -22,7 +22,7 @@ function child(threads: number, mode: string) {
 
 // 12: more than XNNPACK's pool of 8 (MAX_XNNPACK_THREADS); this project's kernels still get all 12.
 for (const threads of [1, 2, 3, 12]) {
-  test(`wasm with ${threads} thread(s): the pool has them, a conv and its gradients are exact, the program ends by itself`, () => {
+  test(`wasm with ${threads} thread(s): the pool has them, a conv and its gradients are right, the program ends by itself`, () => {
     const r = child(threads, 'conv');
     assert.equal(r.signal, null, `the child did not end by itself (killed by ${r.signal} after ${r.seconds}s)`);
     assert.equal(r.status, 0, r.stderr);
@@ -35,7 +35,12 @@ for (const threads of [1, 2, 3, 12]) {
     assert.deepEqual(r.out.shape, [4, 32, 32, 32]);
     assert.equal(r.out.min, 144);
     assert.equal(r.out.max, 144);
-    assert.deepEqual([r.out.dwMin, r.out.dwMax, r.out.dxCorner, r.out.dxMiddle], [4096, 4096, 32, 288]);
+    assert.deepEqual([r.out.dwMin, r.out.dwMax], [4096, 4096]);
+    // The input gradient of this 32x32 map runs by F(4x4, 3x3), whose transforms have thirds and
+    // fifteenths: exact up to float32 rounding (the forward pass and the filter gradient are exact).
+    for (const [got, want] of [[r.out.dxCorner, 32], [r.out.dxMiddle, 288]] as [number, number][]) {
+      assert.ok(Math.abs(got - want) <= 1e-5 * 288, `input gradient ${got}, want ${want}`);
+    }
   });
 }
 

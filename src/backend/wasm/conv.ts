@@ -54,11 +54,12 @@ export function simdConv2d(
   const { batchSize: n, inHeight: h, inWidth: w, outHeight: oh, outWidth: ow, outChannels: co } = info;
   const { filterHeight: kh, filterWidth: kw, strideHeight: sh, strideWidth: sw } = info;
   const simd = simdKernels(backend);
-  if (winogradCovers(info)) {
+  const m = winogradTile(info);
+  if (m) {
     // Winograd's input transform takes 4 channels at a time: x and the filter get zero channels.
     const ci4 = Math.ceil(info.inChannels / 4) * 4;
     const x4 = ci4 === info.inChannels ? x : paddedChannels(backend, x, ci4);
-    const y = winogradConv2d(backend, x4, filter, bias, relu, info, ci4, cacheFilter);
+    const y = winogradConv2d(backend, x4, filter, bias, relu, info, ci4, m, cacheFilter);
     dispose(backend, x4 === x ? null : x4);
     return y;
   }
@@ -98,6 +99,9 @@ export function simdConv2d(
 /** Tiles per block in winograd_conv (WT in kernels.c). */
 const WINOGRAD_TILES = 16;
 
+/** Floats after each position's block in the Winograd kernels' transformed operands (XPAD in kernels.c). */
+export const WINOGRAD_PAD = 16;
+
 /** The smallest share of the 2x2 tiles' outputs that must lie inside the map for F(2x2, 3x3) to pay. */
 const WINOGRAD_MIN_USE = 0.7;
 
@@ -112,9 +116,10 @@ export function setWinograd(on: boolean): void {
 }
 
 /**
- * Whether winograd_conv takes this convolution: 3x3, stride 1 (dilation 1 and the channel counts as
- * simdConvCovers asks), on a map that the 2x2 output tiles cover with little waste (7x7 uses 49 of 64
- * tile outputs and is taken; a 3x3 map, 9 of 16, is not).
+ * Whether F(2x2, 3x3) and F(3x3, 2x2) pay for this convolution: 3x3, stride 1 (dilation 1 and the
+ * channel counts as simdConvCovers asks), on a map that the 2x2 output tiles cover with little waste
+ * (7x7 uses 49 of 64 tile outputs and is taken; a 3x3 map, 9 of 16, is not). The filter gradient's
+ * test; the forward pass's is winogradTile.
  */
 export function winogradCovers(info: tf.backend_util.Conv2DInfo): boolean {
   const { filterHeight: kh, filterWidth: kw, strideHeight: sh, strideWidth: sw, outHeight: oh, outWidth: ow } = info;
@@ -122,43 +127,73 @@ export function winogradCovers(info: tf.backend_util.Conv2DInfo): boolean {
   return winogradOn && kh === 3 && kw === 3 && sh === 1 && sw === 1 && use >= WINOGRAD_MIN_USE && simdConvCovers(info);
 }
 
+/** The smallest share of the 4x4 tiles' outputs that must lie inside the map for F(4x4, 3x3) to pay. */
+const WINOGRAD4_MIN_USE = 0.55;
+
 /**
- * y = act(conv(x, filter) + bias) by F(2x2, 3x3) (winograd_conv in ./simd/kernels.c); x has ci4
- * channels (a multiple of 4), the filter is padded to match. The filter's transform U [16][co/8][ci4][8]
- * is made per call in training and kept per filter tensor in inference, as the direct path's panels are.
+ * The output tile winograd_conv takes for this forward convolution (or input gradient), m for
+ * F(m x m, 3x3), or 0 for the direct GEMM. 4 where the 4x4 tiles are used enough (a 3x3 map: 9 of 16
+ * outputs, 36 products against the direct sum's 81) and their 36 products per tile cost less over the
+ * map than F(2x2, 3x3)'s 16 per 2x2 tile (28x28: 1.78x fewer; 14x14 and 7x7, where the 4x4 tiles hang
+ * over the edge: 1.36x and 1.78x); else 2 where winogradCovers; else 0.
  */
-function winogradConv2d(backend: BackendWasm, x: Info, filter: Info, bias: Info | null, relu: boolean, info: tf.backend_util.Conv2DInfo, ci4: number, cacheFilter: boolean): Info {
+export function winogradTile(info: tf.backend_util.Conv2DInfo): 0 | 2 | 4 {
+  const { filterHeight: kh, filterWidth: kw, strideHeight: sh, strideWidth: sw, outHeight: oh, outWidth: ow } = info;
+  if (!(winogradOn && kh === 3 && kw === 3 && sh === 1 && sw === 1 && simdConvCovers(info))) return 0;
+  const cost = (m: number) => (m + 2) ** 2 * Math.ceil(oh / m) * Math.ceil(ow / m);
+  if ((oh * ow) / (16 * Math.ceil(oh / 4) * Math.ceil(ow / 4)) >= WINOGRAD4_MIN_USE && cost(4) < cost(2)) return 4;
+  return winogradCovers(info) ? 2 : 0;
+}
+
+/**
+ * y = act(conv(x, filter) + bias) by F(m x m, 3x3), m from winogradTile (winograd_conv in
+ * ./simd/kernels.c); x has ci4 channels (a multiple of 4), the filter is padded to match. The filter's
+ * transform U [(m+2)^2][co/8][ci4][8] (a pad after each position's block) is made per call in training
+ * and kept per filter tensor (and tile) in inference, as the direct path's panels are.
+ */
+function winogradConv2d(
+  backend: BackendWasm,
+  x: Info,
+  filter: Info,
+  bias: Info | null,
+  relu: boolean,
+  info: tf.backend_util.Conv2DInfo,
+  ci4: number,
+  m: 2 | 4,
+  cacheFilter: boolean,
+): Info {
   const { batchSize: n, inHeight: h, inWidth: w, outHeight: oh, outWidth: ow, outChannels: co } = info;
   const simd = simdKernels(backend);
+  const positions = (m + 2) ** 2;
   const transform = () => {
     const f4 = ci4 === info.inChannels ? filter : paddedChannels(backend, filter, ci4, 2);
-    const u = backend.makeOutput([16, co / 8, ci4, 8], 'float32');
-    // winograd_filter(w, u, ci, co, cb0, cb1), split over 8-channel panels
-    simd.parallel('winograd_filter', [memoryOffset(backend, f4), memoryOffset(backend, u), ci4, co, 0, 0], 4, co / 8, 16 * ci4 * co);
+    const u = backend.makeOutput([positions, ci4 * co + WINOGRAD_PAD], 'float32');
+    // winograd_filter(w, u, ci, co, m, cb0, cb1), split over 8-channel panels
+    simd.parallel('winograd_filter', [memoryOffset(backend, f4), memoryOffset(backend, u), ci4, co, m, 0, 0], 5, co / 8, positions * ci4 * co);
     dispose(backend, f4 === filter ? null : f4);
     return u;
   };
-  const u = cacheFilter ? cachedPacking(backend, filter.dataId, transform, 'winograd') : transform();
-  const tiles = n * Math.ceil(oh / 2) * Math.ceil(ow / 2);
+  const u = cacheFilter ? cachedPacking(backend, filter.dataId, transform, `winograd${m}`) : transform();
+  const tiles = n * Math.ceil(oh / m) * Math.ceil(ow / m);
   const blocks = Math.ceil(tiles / WINOGRAD_TILES);
   const chunks = simd.threads === 1 || blocks >= ITEMS_PER_THREAD * simd.threads ? 1 : Math.min(co / 8, Math.ceil((ITEMS_PER_THREAD * simd.threads) / blocks));
   const out = backend.makeOutput([n, oh, ow, co], 'float32');
-  const scratch = backend.makeOutput([simd.threads, 16 * WINOGRAD_TILES * (ci4 + 8)], 'float32');
+  const scratch = backend.makeOutput([simd.threads, positions * (WINOGRAD_TILES * (ci4 + 8) + WINOGRAD_PAD)], 'float32');
   const zeros = bias ? null : backend.makeOutput([co], 'float32');
   if (zeros) f32(backend, zeros).fill(0);
-  // winograd_conv(x, u, bias, scratch, y, n, h, w, ci, oh, ow, pt, pl, co, relu, part, chunks, i0, i1),
+  // winograd_conv(x, u, bias, scratch, y, n, h, w, ci, oh, ow, pt, pl, co, m, relu, part, chunks, i0, i1),
   // split over work items (tile block x run of panels)
   simd.parallel(
     'winograd_conv',
     [
       memoryOffset(backend, x), memoryOffset(backend, u), memoryOffset(backend, bias ?? zeros!), memoryOffset(backend, scratch), memoryOffset(backend, out),
-      n, h, w, ci4, oh, ow, info.padInfo.top, info.padInfo.left, co, relu ? 1 : 0, 0, chunks, 0, 0,
+      n, h, w, ci4, oh, ow, info.padInfo.top, info.padInfo.left, co, m, relu ? 1 : 0, 0, chunks, 0, 0,
     ],
-    17,
+    18,
     blocks * chunks,
-    16 * tiles * ci4 * co,
+    positions * tiles * ci4 * co,
     1,
-    15,
+    16,
   );
   dispose(backend, scratch, zeros, cacheFilter ? null : u);
   return out;

@@ -18,7 +18,7 @@
  */
 import * as tf from '../../tf';
 import { BackendWasm, Info, KernelArgs, dispose, f32, memoryOffset, run, sizeOf, wasmKernel } from './common';
-import { simdConv2d, simdConvCovers, winogradCovers } from './conv';
+import { WINOGRAD_PAD, simdConv2d, simdConvCovers, winogradCovers } from './conv';
 import { simdKernels } from './simd/module';
 
 type Pad = 'valid' | 'same' | number | tf.backend_util.ExplicitPadding;
@@ -164,9 +164,10 @@ const WINOGRAD_GRAD_TILES = 64;
 function winogradFilterGrad(backend: BackendWasm, x: Info, dy: Info, info: tf.backend_util.Conv2DInfo, out: Info): Info {
   const { batchSize: n, inHeight: h, inWidth: w, inChannels: ci, outHeight: oh, outWidth: ow, outChannels: co } = info;
   const simd = simdKernels(backend);
-  const vp = backend.makeOutput([16, ci / 4, WINOGRAD_GRAD_TILES, 4], 'float32');
-  const up = backend.makeOutput([simd.threads, 16, co / 8, WINOGRAD_GRAD_TILES, 8], 'float32');
-  const m = backend.makeOutput([16, ci, co], 'float32');
+  // Each position's block followed by WINOGRAD_PAD floats (XPAD in kernels.c).
+  const vp = backend.makeOutput([16, ci * WINOGRAD_GRAD_TILES + WINOGRAD_PAD], 'float32');
+  const up = backend.makeOutput([simd.threads, 16, co * WINOGRAD_GRAD_TILES + WINOGRAD_PAD], 'float32');
+  const m = backend.makeOutput([16, ci * co + WINOGRAD_PAD], 'float32');
   const tiles = n * Math.ceil(oh / 2) * Math.ceil(ow / 2);
   // winograd_filter_grad(x, dy, vp, up, m, dw, n, h, w, ci, oh, ow, pt, pl, co, part, rb0, rb1), split over row blocks
   simd.parallel(

@@ -657,11 +657,18 @@ void dense_forward(const f32 *a, const f32 *b, const f32 *bias, f32 *scratch, f3
  */
 #define WT 16
 
-/* u [16][co/8][ci][8] = G g G^T for each (ci, co) of w [3][3][ci][co], panels [cb0, cb1) of 8 channels. */
-EXPORT(winograd_filter)
-void winograd_filter(const f32 *w, f32 *u, int ci, int co, int cb0, int cb1) {
+/*
+ * Floats after each position's block in U (winograd_filter) and V (winograd_input), and in the filter
+ * gradient's up, vp and m: the blocks are often a multiple of 4 KB (ci * co, WT * ci with ci a multiple
+ * of 64, 64 * co), so that without it the 16 or 36 rows a transform writes or reads at once would all
+ * fall in one L1 set (12 ways) and evict each other.
+ */
+#define XPAD 16
+
+/* F(2x2, 3x3): u [16][co/8][ci][8] = G g G^T for each (ci, co) of w [3][3][ci][co], panels [cb0, cb1) of 8 channels. */
+static void winograd_filter2(const f32 *w, f32 *u, int ci, int co, int cb0, int cb1) {
   v128_t half = wasm_f32x4_splat(0.5f);
-  int panels = co / 8, tap = ci * co;
+  int tap = ci * co;
   for (int cb = cb0; cb < cb1; cb++) {
     for (int c = 0; c < ci; c++) {
       for (int h = 0; h < 8; h += 4) {
@@ -675,7 +682,7 @@ void winograd_filter(const f32 *w, f32 *u, int ci, int co, int cb0, int cb1) {
           t[3][kx] = g2;
         }
         f32 *o = u + (cb * ci + c) * 8 + h;
-        int xs = panels * ci * 8; /* from one position xi to the next */
+        int xs = ci * co + XPAD; /* from one position xi to the next */
         for (int i = 0; i < 4; i++) {
           v128_t r0 = t[i][0], r1 = t[i][1], r2 = t[i][2];
           wasm_v128_store(o + (4 * i + 0) * xs, r0);
@@ -688,7 +695,54 @@ void winograd_filter(const f32 *w, f32 *u, int ci, int co, int cb0, int cb1) {
   }
 }
 
-/* v [16][WT][ci] row tt = B^T d B of tile q's 4x4 input block (zeros outside x), 4 channels at a time. */
+/* One row or column of G g G^T for F(4x4, 3x3): u0..u5 from g0..g2 (the matrix G above, 4 lanes). */
+static inline void filter_row4(v128_t g0, v128_t g1, v128_t g2, v128_t *u) {
+  v128_t third = wasm_f32x4_splat(1.0f / 3.0f), fifteenth = wasm_f32x4_splat(1.0f / 15.0f);
+  v128_t s = wasm_f32x4_add(g0, g2);
+  u[0] = g0;
+  u[1] = wasm_f32x4_mul(wasm_f32x4_add(s, g1), third);
+  u[2] = wasm_f32x4_mul(wasm_f32x4_sub(g1, s), third);
+  /* -(16 g0 + 8 g1 + 4 g2) / 15 and (g0 - 2 g1 + 4 g2) / 15 */
+  v128_t two = wasm_f32x4_splat(2.0f), four = wasm_f32x4_splat(4.0f);
+  v128_t a = wasm_f32x4_add(wasm_f32x4_add(wasm_f32x4_mul(four, g0), wasm_f32x4_mul(two, g1)), g2);
+  u[3] = wasm_f32x4_mul(wasm_f32x4_mul(a, four), wasm_f32x4_neg(fifteenth));
+  u[4] = wasm_f32x4_mul(wasm_f32x4_add(wasm_f32x4_sub(g0, wasm_f32x4_mul(two, g1)), wasm_f32x4_mul(four, g2)), fifteenth);
+  u[5] = g2;
+}
+
+/* F(4x4, 3x3): u [36][co/8][ci][8] = G g G^T for each (ci, co) of w [3][3][ci][co], panels [cb0, cb1). */
+static void winograd_filter4(const f32 *w, f32 *u, int ci, int co, int cb0, int cb1) {
+  int tap = ci * co, xs = ci * co + XPAD; /* xs: from one position xi to the next */
+  for (int cb = cb0; cb < cb1; cb++) {
+    for (int c = 0; c < ci; c++) {
+      for (int h = 0; h < 8; h += 4) {
+        const f32 *g = w + c * co + cb * 8 + h;
+        v128_t t[3][6]; /* t[kx] = G applied down column kx */
+        for (int kx = 0; kx < 3; kx++) filter_row4(wasm_v128_load(g + kx * tap), wasm_v128_load(g + (3 + kx) * tap), wasm_v128_load(g + (6 + kx) * tap), t[kx]);
+        f32 *o = u + (cb * ci + c) * 8 + h;
+        for (int i = 0; i < 6; i++) {
+          v128_t r[6];
+          filter_row4(t[0][i], t[1][i], t[2][i], r);
+          for (int j = 0; j < 6; j++) wasm_v128_store(o + (6 * i + j) * xs, r[j]);
+        }
+      }
+    }
+  }
+}
+
+/*
+ * W's transform for F(mxm, 3x3), m = 2 or 4: u [(m+2)^2][co/8][ci][8], each position's block followed by
+ * XPAD floats, panels [cb0, cb1).
+ */
+EXPORT(winograd_filter)
+void winograd_filter(const f32 *w, f32 *u, int ci, int co, int m, int cb0, int cb1) {
+  if (m == 4)
+    winograd_filter4(w, u, ci, co, cb0, cb1);
+  else
+    winograd_filter2(w, u, ci, co, cb0, cb1);
+}
+
+/* v [16][WT][ci] (XPAD floats after each position's block) row tt = B^T d B of tile q's 4x4 input block (zeros outside x), 4 channels at a time. */
 static void winograd_input(const f32 *x, f32 *v, const struct conv *g, int th, int tw, int q, int tt) {
   int ci = g->ci, b = q / (th * tw), r = q - b * th * tw, ty = r / tw, tx = r - ty * tw;
   int y0 = 2 * ty - g->pt, x0 = 2 * tx - g->pl;
@@ -709,7 +763,7 @@ static void winograd_input(const f32 *x, f32 *v, const struct conv *g, int th, i
       t[3][j] = wasm_f32x4_sub(d[1][j], d[3][j]);
     }
     f32 *o = v + tt * ci + c;
-    int xs = WT * ci;
+    int xs = WT * ci + XPAD;
     for (int i = 0; i < 4; i++) {
       wasm_v128_store(o + (4 * i + 0) * xs, wasm_f32x4_sub(t[i][0], t[i][2]));
       wasm_v128_store(o + (4 * i + 1) * xs, wasm_f32x4_add(t[i][1], t[i][2]));
@@ -750,37 +804,154 @@ static void winograd_output(const f32 *m, const f32 *bias, f32 *y, const struct 
 }
 
 /*
+ * F(4x4, 3x3): each 4x4 block of outputs from a 6x6 block of input, by the same three steps with
+ * 36 positions (2.25 multiplications per output where F(2x2, 3x3) has 4 and the direct sum 9),
+ * from the points 0, 1, -1, 1/2, -2 and infinity (Toom-Cook; 1/2 and -2 in place of the usual 2 and -2
+ * keep float32's error about 2.5x smaller: 4e-6 of the largest output over 192 channels, against 4e-7
+ * for F(2x2, 3x3)):
+ *
+ *   B^T = | 1 -3/2  -2   3/2  1  0 |   G = |  1      0      0    |   A^T = | 1  1  1  1    1  0 |
+ *         | 0  -1   1/2  5/2  1  0 |       |  1/3    1/3    1/3  |         | 0  1 -1  1/2 -2  0 |
+ *         | 0   1  -5/2  1/2  1  0 |       | -1/3    1/3   -1/3  |         | 0  1  1  1/4  4  0 |
+ *         | 0  -2  -1    2    1  0 |       | -16/15 -8/15  -4/15 |         | 0  1 -1  1/8 -8  1 |
+ *         | 0  1/2 -1   -1/2  1  0 |       |  1/15  -2/15   4/15 |
+ *         | 0   1  -3/2 -2   3/2 1 |       |  0      0      1    |
+ */
+
+/* a * b + c: one fused multiply-add in the FMA build. */
+static inline v128_t madd(v128_t a, v128_t b, v128_t c) {
+#ifdef __wasm_relaxed_simd__
+  return __builtin_wasm_relaxed_madd_f32x4(a, b, c);
+#else
+  return wasm_f32x4_add(wasm_f32x4_mul(a, b), c);
+#endif
+}
+
+/* t = B^T d for one row or column d0..d5 of a 6x6 block (F(4x4, 3x3)). */
+static inline void input_row4(const v128_t *d, v128_t *t) {
+  v128_t p = wasm_f32x4_sub(d[3], d[1]), q = wasm_f32x4_sub(d[4], d[2]);
+  v128_t h3 = wasm_f32x4_splat(1.5f), two = wasm_f32x4_splat(2.0f), half = wasm_f32x4_splat(0.5f);
+  t[0] = madd(h3, p, wasm_f32x4_add(wasm_f32x4_sub(d[0], d[2]), q));
+  t[1] = madd(h3, wasm_f32x4_add(d[2], d[3]), wasm_f32x4_add(q, p));
+  t[2] = madd(h3, wasm_f32x4_sub(d[3], d[2]), wasm_f32x4_sub(q, p));
+  t[3] = madd(two, p, q);
+  t[4] = wasm_f32x4_sub(q, wasm_f32x4_mul(half, p));
+  t[5] = madd(h3, q, wasm_f32x4_sub(wasm_f32x4_sub(d[5], d[1]), wasm_f32x4_mul(two, p)));
+}
+
+/* v [36][WT][ci] (XPAD floats after each position's block) row tt = B^T d B of tile q's 6x6 input block (zeros outside x), 4 channels at a time. */
+static void winograd_input4(const f32 *x, f32 *v, const struct conv *g, int th, int tw, int q, int tt) {
+  int ci = g->ci, b = q / (th * tw), r = q - b * th * tw, ty = r / tw, tx = r - ty * tw;
+  int y0 = 4 * ty - g->pt, x0 = 4 * tx - g->pl;
+  int inside = y0 >= 0 && x0 >= 0 && y0 + 6 <= g->h && x0 + 6 <= g->w;
+  v128_t z = wasm_f32x4_splat(0.0f);
+  const f32 *base = x + ((b * g->h + y0) * g->w + x0) * ci;
+  int rs = g->w * ci, xs = WT * ci + XPAD;
+  for (int c = 0; c < ci; c += 4) {
+    v128_t t[6][6]; /* t[j] = B^T applied down column j */
+    #pragma clang loop unroll(full)
+    for (int j = 0; j < 6; j++) {
+      v128_t d[6];
+      #pragma clang loop unroll(full)
+      for (int i = 0; i < 6; i++)
+        d[i] = inside || (y0 + i >= 0 && y0 + i < g->h && x0 + j >= 0 && x0 + j < g->w) ? wasm_v128_load(base + i * rs + j * ci + c) : z;
+      input_row4(d, t[j]);
+    }
+    f32 *o = v + tt * ci + c;
+    #pragma clang loop unroll(full)
+    for (int i = 0; i < 6; i++) {
+      v128_t row[6], out[6];
+      #pragma clang loop unroll(full)
+      for (int j = 0; j < 6; j++) row[j] = t[j][i];
+      input_row4(row, out);
+      #pragma clang loop unroll(full)
+      for (int j = 0; j < 6; j++) wasm_v128_store(o + (6 * i + j) * xs, out[j]);
+    }
+  }
+}
+
+/* o = A^T m for one row or column m0..m5 (F(4x4, 3x3)). */
+static inline void output_row4(const v128_t *m, v128_t *o) {
+  v128_t s = wasm_f32x4_add(m[1], m[2]), d = wasm_f32x4_sub(m[1], m[2]);
+  o[0] = wasm_f32x4_add(wasm_f32x4_add(m[0], s), wasm_f32x4_add(m[3], m[4]));
+  o[1] = madd(wasm_f32x4_splat(-2.0f), m[4], madd(wasm_f32x4_splat(0.5f), m[3], d));
+  o[2] = madd(wasm_f32x4_splat(4.0f), m[4], madd(wasm_f32x4_splat(0.25f), m[3], s));
+  o[3] = madd(wasm_f32x4_splat(-8.0f), m[4], madd(wasm_f32x4_splat(0.125f), m[3], wasm_f32x4_add(d, m[5])));
+}
+
+/* y's 4x4 block of tile q, channels o0..o0+4: A^T M A from m [36][WT][8] row tt at lane offset h, + bias, ReLU. */
+static void winograd_output4(const f32 *m, const f32 *bias, f32 *y, const struct conv *g, int co, int th, int tw, int q, int tt,
+                             int o0, int h, int relu) {
+  int b = q / (th * tw), r = q - b * th * tw, ty = r / tw, tx = r - ty * tw;
+  v128_t t[6][4]; /* t[j] = A^T applied down column j */
+  #pragma clang loop unroll(full)
+  for (int j = 0; j < 6; j++) {
+    v128_t col[6];
+    #pragma clang loop unroll(full)
+    for (int i = 0; i < 6; i++) col[i] = wasm_v128_load(m + ((6 * i + j) * WT + tt) * 8 + h);
+    output_row4(col, t[j]);
+  }
+  v128_t bv = wasm_v128_load(bias + o0), z = wasm_f32x4_splat(0.0f);
+  #pragma clang loop unroll(full)
+  for (int a = 0; a < 4; a++) {
+    int oy = 4 * ty + a;
+    if (oy >= g->oh) break;
+    v128_t row[6], out[4];
+    #pragma clang loop unroll(full)
+    for (int j = 0; j < 6; j++) row[j] = t[j][a];
+    output_row4(row, out);
+    #pragma clang loop unroll(full)
+    for (int c = 0; c < 4; c++) {
+      int ox = 4 * tx + c;
+      if (ox >= g->ow) break;
+      v128_t val = wasm_f32x4_add(out[c], bv);
+      wasm_v128_store(y + ((b * g->oh + oy) * g->ow + ox) * co + o0, relu ? wasm_f32x4_pmax(val, z) : val);
+    }
+  }
+}
+
+/*
  * Work items [i0, i1) of a 3x3 stride-1 convolution y [n, oh, ow, co] = act(conv(x, w) + bias) by
- * F(2x2, 3x3) (see above): item i is tile block i / chunks and the i % chunks'th run of W's 8-channel
- * panels. ci a multiple of 4, co of 8; u from winograd_filter; scratch: 16 * WT * (ci + 8) floats per
- * thread (region `part`).
+ * F(m x m, 3x3), m = 2 or 4 (see above), with P = (m+2)^2 positions: item i is tile block i / chunks
+ * and the i % chunks'th run of W's 8-channel panels. ci a multiple of 4, co of 8; u from
+ * winograd_filter with the same m; scratch: P * (WT * (ci + 8) + XPAD) floats per thread (region `part`).
  */
 EXPORT(winograd_conv)
 void winograd_conv(const f32 *x, const f32 *u, const f32 *bias, f32 *scratch, f32 *y, int n, int h, int w, int ci, int oh, int ow,
-                   int pt, int pl, int co, int relu, int part, int chunks, int i0, int i1) {
+                   int pt, int pl, int co, int m, int relu, int part, int chunks, int i0, int i1) {
   struct conv g = {n, h, w, ci, oh, ow, 3, 3, 1, 1, pt, pl};
-  int th = (oh + 1) / 2, tw = (ow + 1) / 2, tiles = n * th * tw;
+  int th = (oh + m - 1) / m, tw = (ow + m - 1) / m, tiles = n * th * tw, P = (m + 2) * (m + 2);
   int panels = co / 8, per = (panels + chunks - 1) / chunks, made = -1;
-  f32 *v = scratch + part * 16 * WT * (ci + 8), *m = v + 16 * WT * ci;
+  int vs = WT * ci + XPAD, us = ci * co + XPAD; /* from one position's block to the next in V and U */
+  f32 *v = scratch + part * P * (vs + WT * 8), *mm = v + P * vs;
   for (int i = i0; i < i1; i++) {
     int bi = i / chunks, cb0 = (i - bi * chunks) * per, cb1 = imin(panels, cb0 + per);
     int q0 = bi * WT, count = imin(WT, tiles - q0);
     if (bi != made) {
-      for (int tt = 0; tt < count; tt++) winograd_input(x, v, &g, th, tw, q0 + tt, tt);
-      for (int xi = 0; xi < 16; xi++) zero(v + (xi * WT + count) * ci, (WT - count) * ci);
+      for (int tt = 0; tt < count; tt++) {
+        if (m == 4)
+          winograd_input4(x, v, &g, th, tw, q0 + tt, tt);
+        else
+          winograd_input(x, v, &g, th, tw, q0 + tt, tt);
+      }
+      for (int xi = 0; xi < P; xi++) zero(v + xi * vs + count * ci, (WT - count) * ci);
       made = bi;
     }
     for (int cb = cb0; cb < cb1; cb++) {
-      for (int xi = 0; xi < 16; xi++) {
-        const f32 *b = u + (xi * panels + cb) * ci * 8;
+      for (int xi = 0; xi < P; xi++) {
+        const f32 *b = u + xi * us + cb * ci * 8;
         for (int k0 = 0; k0 < ci; k0 += KB) {
           int kk = imin(KB, ci - k0);
-          for (int t = 0; t < count; t += 4) tile4x8(v + (xi * WT + t) * ci + k0, ci, 1, b + k0 * 8, 8, kk, m + (xi * WT + t) * 8, 8, k0 > 0, 0, bias, 0, 4);
+          for (int t = 0; t < count; t += 4) tile4x8(v + xi * vs + t * ci + k0, ci, 1, b + k0 * 8, 8, kk, mm + (xi * WT + t) * 8, 8, k0 > 0, 0, bias, 0, 4);
         }
       }
       for (int tt = 0; tt < count; tt++) {
-        winograd_output(m, bias, y, &g, co, th, tw, q0 + tt, tt, cb * 8, 0, relu);
-        winograd_output(m, bias, y, &g, co, th, tw, q0 + tt, tt, cb * 8 + 4, 4, relu);
+        for (int hh = 0; hh < 8; hh += 4) {
+          if (m == 4)
+            winograd_output4(mm, bias, y, &g, co, th, tw, q0 + tt, tt, cb * 8 + hh, hh, relu);
+          else
+            winograd_output(mm, bias, y, &g, co, th, tw, q0 + tt, tt, cb * 8 + hh, hh, relu);
+        }
       }
     }
   }
@@ -801,17 +972,20 @@ void winograd_conv(const f32 *x, const f32 *u, const f32 *bias, f32 *scratch, f3
  * Tiles go in slices of FT: per slice, each thread transforms dy's tiles into its own up
  * ([16][co/8][FT][8]; every thread does all of them, ~co/(16 ci) of its work) and x's tiles for its
  * row blocks of 4 input channels into vp ([16][ci/4][FT][4], shared, each thread its rows), then adds
- * the products into its rows of m ([16][ci][co]); at the end it writes its rows of dW. Row blocks
- * [rb0, rb1) of 4 input channels; ci a multiple of 4, co of 8.
+ * the products into its rows of m ([16][ci][co]); at the end it writes its rows of dW (each of the
+ * three with XPAD floats after each position's block). Row blocks [rb0, rb1) of 4 input channels; ci a
+ * multiple of 4, co of 8.
  */
 #define FT 64
 
 EXPORT(winograd_filter_grad)
 void winograd_filter_grad(const f32 *x, const f32 *dy, f32 *vp, f32 *up, f32 *m, f32 *dw, int n, int h, int w, int ci, int oh,
                           int ow, int pt, int pl, int co, int part, int rb0, int rb1) {
-  int th = (oh + 1) / 2, tw = (ow + 1) / 2, tiles = n * th * tw, panels = co / 8, blocks = ci / 4;
+  int th = (oh + 1) / 2, tw = (ow + 1) / 2, tiles = n * th * tw, panels = co / 8;
   v128_t z = wasm_f32x4_splat(0.0f), half = wasm_f32x4_splat(0.5f);
-  f32 *mine = up + part * 16 * co * FT;
+  /* from one position's block to the next in up, vp and m (each followed by XPAD floats) */
+  int us = co * FT + XPAD, vs = ci * FT + XPAD, ms = ci * co + XPAD;
+  f32 *mine = up + part * 16 * us;
   for (int t0 = 0; t0 < tiles; t0 += FT) {
     int count = imin(FT, tiles - t0);
     for (int t = 0; t < count; t++) {
@@ -827,7 +1001,7 @@ void winograd_filter_grad(const f32 *x, const f32 *dy, f32 *vp, f32 *up, f32 *m,
                              {wasm_f32x4_mul(wasm_f32x4_sub(a00, a10), half), wasm_f32x4_mul(wasm_f32x4_sub(a01, a11), half)},
                              {a10, a11}};
         f32 *d = mine + ((o / 8) * FT + t) * 8 + (o & 4);
-        int xs = panels * FT * 8;
+        int xs = us;
         for (int i = 0; i < 4; i++) {
           v128_t c0 = rows[i][0], c1 = rows[i][1];
           wasm_v128_store(d + (4 * i + 0) * xs, c0);
@@ -854,7 +1028,7 @@ void winograd_filter_grad(const f32 *x, const f32 *dy, f32 *vp, f32 *up, f32 *m,
           tt[3][j] = wasm_f32x4_sub(d[3][j], d[1][j]);
         }
         f32 *o = vp + (rb * FT + t) * 4;
-        int xs = blocks * FT * 4;
+        int xs = vs;
         for (int i = 0; i < 4; i++) {
           wasm_v128_store(o + (4 * i + 0) * xs, wasm_f32x4_sub(tt[i][0], tt[i][2]));
           wasm_v128_store(o + (4 * i + 1) * xs, wasm_f32x4_add(tt[i][1], tt[i][2]));
@@ -866,11 +1040,11 @@ void winograd_filter_grad(const f32 *x, const f32 *dy, f32 *vp, f32 *up, f32 *m,
     for (int xi = 0; xi < 16; xi++)
       for (int rb = rb0; rb < rb1; rb++)
         for (int cb = 0; cb < panels; cb++)
-          tile4x8(vp + ((xi * blocks + rb) * FT) * 4, 1, 4, mine + ((xi * panels + cb) * FT) * 8, 8, count,
-                  m + (xi * ci + rb * 4) * co + cb * 8, co, t0 > 0, 0, m, 0, 4);
+          tile4x8(vp + xi * vs + rb * FT * 4, 1, 4, mine + xi * us + cb * FT * 8, 8, count, m + xi * ms + rb * 4 * co + cb * 8, co, t0 > 0, 0,
+                  m, 0, 4);
   }
   /* dW [u][v][c][o] = A^T M A over the 16 positions, for this thread's input channels. */
-  int xs = ci * co, tap = ci * co;
+  int xs = ms, tap = ci * co;
   for (int c = rb0 * 4; c < rb1 * 4; c++) {
     for (int o = 0; o < co; o += 4) {
       const f32 *s = m + c * co + o;
