@@ -181,7 +181,8 @@ test('inference convolutions on the SIMD tile keep each filter packed until it c
 });
 
 // GoogLeNet's 3x3 convolutions at 112 and 224 px: conv2 (28x28), 3b (14x14), 4e (7x7, tiles over the
-// edge), 5b at 112 px (3x3: too little of the tiles inside the map, so it stays on the direct GEMM).
+// edge), a 6x6 map (2x2 tiles cover it exactly, so F(2x2, 3x3)), 5b at 112 px (3x3: F(4x4, 3x3) uses 9
+// of its 16 outputs, the filter gradient's 2x2 tiles too few, so that one stays on the direct GEMM).
 // tile: the forward pass's and input gradient's F(m x m, 3x3) (winogradTile); filter: whether the filter
 // gradient runs by F(3x3, 2x2) (winogradCovers).
 const WINOGRAD_CASES: { n: number; h: number; ci: number; co: number; tile: 0 | 2 | 4; filter: boolean; what: string }[] = [

@@ -12,6 +12,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { SimdKernels, fmaSupported } from '../../src/backend/wasm/simd/module';
+import { WINOGRAD_PAD } from '../../src/backend/wasm/conv';
 import { Rng } from '../../src/util/rng';
 
 const SIMD_DIR = path.join(__dirname, '..', '..', 'src', 'backend', 'wasm', 'simd');
@@ -194,8 +195,8 @@ function winogradForward(m: 2 | 4): typeof convForward {
   return (k, heap, x, wt, bias, relu, g, chunks) => {
     const pixels = g.n * g.oh * g.ow;
     const positions = (m + 2) ** 2;
-    const u = heap.alloc(positions * (g.ci * g.co + 16)); // 16: XPAD
-    const scratch = heap.alloc(k.threads * positions * (16 * (g.ci + 8) + 16));
+    const u = heap.alloc(positions * (g.ci * g.co + WINOGRAD_PAD));
+    const scratch = heap.alloc(k.threads * positions * (16 * (g.ci + 8) + WINOGRAD_PAD));
     const y = heap.put(new Float32Array(pixels * g.co).fill(5)); // must be overwritten
     k.parallel('winograd_filter', [heap.put(wt), u, g.ci, g.co, m, 0, 0], 5, g.co / 8, positions * g.ci * g.co);
     const blocks = Math.ceil((g.n * Math.ceil(g.oh / m) * Math.ceil(g.ow / m)) / 16);
@@ -214,9 +215,9 @@ function winogradForward(m: 2 | 4): typeof convForward {
 
 /** What ../../src/backend/wasm/conv_backprop.ts does for a 3x3 stride-1 filter gradient (ci a multiple of 4). */
 function winogradFilterGrad(k: SimdKernels, heap: Heap, x: Float32Array, dy: Float32Array, g: Conv): Float32Array {
-  const vp = heap.alloc(16 * (g.ci * 64 + 16)); // 16: XPAD
-  const up = heap.alloc(k.threads * 16 * (g.co * 64 + 16));
-  const m = heap.alloc(16 * (g.ci * g.co + 16));
+  const vp = heap.alloc(16 * (g.ci * 64 + WINOGRAD_PAD));
+  const up = heap.alloc(k.threads * 16 * (g.co * 64 + WINOGRAD_PAD));
+  const m = heap.alloc(16 * (g.ci * g.co + WINOGRAD_PAD));
   const dw = heap.put(new Float32Array(9 * g.ci * g.co).fill(5)); // must be overwritten
   const tiles = g.n * Math.ceil(g.oh / 2) * Math.ceil(g.ow / 2);
   k.parallel(

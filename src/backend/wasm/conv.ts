@@ -122,9 +122,14 @@ export function setWinograd(on: boolean): void {
  * test; the forward pass's is winogradTile.
  */
 export function winogradCovers(info: tf.backend_util.Conv2DInfo): boolean {
-  const { filterHeight: kh, filterWidth: kw, strideHeight: sh, strideWidth: sw, outHeight: oh, outWidth: ow } = info;
-  const use = (oh * ow) / (4 * Math.ceil(oh / 2) * Math.ceil(ow / 2));
-  return winogradOn && kh === 3 && kw === 3 && sh === 1 && sw === 1 && use >= WINOGRAD_MIN_USE && simdConvCovers(info);
+  const { outHeight: oh, outWidth: ow } = info;
+  return winograd3x3(info) && (oh * ow) / (4 * Math.ceil(oh / 2) * Math.ceil(ow / 2)) >= WINOGRAD_MIN_USE;
+}
+
+/** Whether Winograd is on and this is a 3x3 stride-1 convolution that simdConvCovers. */
+function winograd3x3(info: tf.backend_util.Conv2DInfo): boolean {
+  const { filterHeight: kh, filterWidth: kw, strideHeight: sh, strideWidth: sw } = info;
+  return winogradOn && kh === 3 && kw === 3 && sh === 1 && sw === 1 && simdConvCovers(info);
 }
 
 /** The smallest share of the 4x4 tiles' outputs that must lie inside the map for F(4x4, 3x3) to pay. */
@@ -138,8 +143,8 @@ const WINOGRAD4_MIN_USE = 0.55;
  * over the edge: 1.36x and 1.78x); else 2 where winogradCovers; else 0.
  */
 export function winogradTile(info: tf.backend_util.Conv2DInfo): 0 | 2 | 4 {
-  const { filterHeight: kh, filterWidth: kw, strideHeight: sh, strideWidth: sw, outHeight: oh, outWidth: ow } = info;
-  if (!(winogradOn && kh === 3 && kw === 3 && sh === 1 && sw === 1 && simdConvCovers(info))) return 0;
+  const { outHeight: oh, outWidth: ow } = info;
+  if (!winograd3x3(info)) return 0;
   const cost = (m: number) => (m + 2) ** 2 * Math.ceil(oh / m) * Math.ceil(ow / m);
   if ((oh * ow) / (16 * Math.ceil(oh / 4) * Math.ceil(ow / 4)) >= WINOGRAD4_MIN_USE && cost(4) < cost(2)) return 4;
   return winogradCovers(info) ? 2 : 0;

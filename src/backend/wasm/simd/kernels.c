@@ -742,19 +742,25 @@ void winograd_filter(const f32 *w, f32 *u, int ci, int co, int m, int cb0, int c
     winograd_filter2(w, u, ci, co, cb0, cb1);
 }
 
+/*
+ * The 4 channels at c of input pixel (y0 + i, x0 + j), base pointing at (y0, x0) of the image, or
+ * zeros where that pixel lies outside the h x w map (padding); `inside`: the whole block is in the map.
+ */
+static inline v128_t block_pixel(const f32 *base, int h, int w, int ci, int y0, int x0, int i, int j, int c, int inside) {
+  return inside || (y0 + i >= 0 && y0 + i < h && x0 + j >= 0 && x0 + j < w) ? wasm_v128_load(base + (i * w + j) * ci + c) : wasm_f32x4_splat(0.0f);
+}
+
 /* v [16][WT][ci] (XPAD floats after each position's block) row tt = B^T d B of tile q's 4x4 input block (zeros outside x), 4 channels at a time. */
 static void winograd_input(const f32 *x, f32 *v, const struct conv *g, int th, int tw, int q, int tt) {
   int ci = g->ci, b = q / (th * tw), r = q - b * th * tw, ty = r / tw, tx = r - ty * tw;
   int y0 = 2 * ty - g->pt, x0 = 2 * tx - g->pl;
   int inside = y0 >= 0 && x0 >= 0 && y0 + 4 <= g->h && x0 + 4 <= g->w;
-  v128_t z = wasm_f32x4_splat(0.0f);
   const f32 *base = x + ((b * g->h + y0) * g->w + x0) * ci;
-  int rs = g->w * ci;
   for (int c = 0; c < ci; c += 4) {
     v128_t d[4][4];
     for (int i = 0; i < 4; i++)
       for (int j = 0; j < 4; j++)
-        d[i][j] = inside || (y0 + i >= 0 && y0 + i < g->h && x0 + j >= 0 && x0 + j < g->w) ? wasm_v128_load(base + i * rs + j * ci + c) : z;
+        d[i][j] = block_pixel(base, g->h, g->w, ci, y0, x0, i, j, c, inside);
     v128_t t[4][4];
     for (int j = 0; j < 4; j++) {
       t[0][j] = wasm_f32x4_sub(d[0][j], d[2][j]);
@@ -844,9 +850,8 @@ static void winograd_input4(const f32 *x, f32 *v, const struct conv *g, int th, 
   int ci = g->ci, b = q / (th * tw), r = q - b * th * tw, ty = r / tw, tx = r - ty * tw;
   int y0 = 4 * ty - g->pt, x0 = 4 * tx - g->pl;
   int inside = y0 >= 0 && x0 >= 0 && y0 + 6 <= g->h && x0 + 6 <= g->w;
-  v128_t z = wasm_f32x4_splat(0.0f);
   const f32 *base = x + ((b * g->h + y0) * g->w + x0) * ci;
-  int rs = g->w * ci, xs = WT * ci + XPAD;
+  int xs = WT * ci + XPAD;
   for (int c = 0; c < ci; c += 4) {
     v128_t t[6][6]; /* t[j] = B^T applied down column j */
     #pragma clang loop unroll(full)
@@ -854,7 +859,7 @@ static void winograd_input4(const f32 *x, f32 *v, const struct conv *g, int th, 
       v128_t d[6];
       #pragma clang loop unroll(full)
       for (int i = 0; i < 6; i++)
-        d[i] = inside || (y0 + i >= 0 && y0 + i < g->h && x0 + j >= 0 && x0 + j < g->w) ? wasm_v128_load(base + i * rs + j * ci + c) : z;
+        d[i] = block_pixel(base, g->h, g->w, ci, y0, x0, i, j, c, inside);
       input_row4(d, t[j]);
     }
     f32 *o = v + tt * ci + c;
@@ -1019,7 +1024,7 @@ void winograd_filter_grad(const f32 *x, const f32 *dy, f32 *vp, f32 *up, f32 *m,
         v128_t d[4][4];
         for (int i = 0; i < 4; i++)
           for (int j = 0; j < 4; j++)
-            d[i][j] = inside || (y0 + i >= 0 && y0 + i < h && x0 + j >= 0 && x0 + j < w) ? wasm_v128_load(base + (i * w + j) * ci + c) : z;
+            d[i][j] = block_pixel(base, h, w, ci, y0, x0, i, j, c, inside);
         v128_t tt[4][4];
         for (int j = 0; j < 4; j++) {
           tt[0][j] = wasm_f32x4_sub(d[0][j], d[2][j]);
