@@ -11,7 +11,7 @@ import { spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { SimdKernels, fmaSupported } from '../../src/backend/wasm/simd/module';
+import { PIECES, SimdKernels, fmaSupported } from '../../src/backend/wasm/simd/module';
 import { WINOGRAD_PAD } from '../../src/backend/wasm/conv';
 import { Rng } from '../../src/util/rng';
 
@@ -19,6 +19,7 @@ const SIMD_DIR = path.join(__dirname, '..', '..', 'src', 'backend', 'wasm', 'sim
 
 interface WasmMemory {
   buffer: ArrayBufferLike;
+  grow(pages: number): number;
 }
 const WASM = (globalThis as unknown as { WebAssembly: { Memory: new (d: object) => WasmMemory } }).WebAssembly;
 
@@ -41,6 +42,8 @@ class Heap {
   alloc(n: number): number {
     const p = this.top;
     const end = p + Math.ceil((4 * n) / 16) * 16;
+    const short = end + GUARD - this.memory.buffer.byteLength;
+    if (short > 0) this.memory.grow(Math.ceil(short / 65536));
     new Uint8Array(this.memory.buffer, end, GUARD).fill(GUARD_BYTE);
     this.guards.push([end, end + GUARD]);
     this.top = end + GUARD;
@@ -166,7 +169,17 @@ function convRef(x: Float32Array, wt: Float32Array, bias: Float32Array, relu: bo
  * What ../../src/backend/wasm/conv.ts does with the module: pack W, then conv_forward over work items,
  * each pixel group split into `chunks` runs of W's 8-channel panels.
  */
-function convForward(k: SimdKernels, heap: Heap, x: Float32Array, wt: Float32Array, bias: Float32Array, relu: boolean, g: Conv, chunks: number): Float32Array {
+function convForward(
+  k: SimdKernels,
+  heap: Heap,
+  x: Float32Array,
+  wt: Float32Array,
+  bias: Float32Array,
+  relu: boolean,
+  g: Conv,
+  chunks: number,
+  pieces = 0,
+): Float32Array {
   const K = g.kh * g.kw * g.ci;
   const pixels = g.n * g.oh * g.ow;
   const bp = heap.alloc(K * g.co);
@@ -182,6 +195,7 @@ function convForward(k: SimdKernels, heap: Heap, x: Float32Array, wt: Float32Arr
     pixels * K * g.co,
     1,
     20,
+    pieces,
   );
   return heap.f32(y, pixels * g.co).slice();
 }
@@ -192,7 +206,7 @@ function convForward(k: SimdKernels, heap: Heap, x: Float32Array, wt: Float32Arr
  * of W's panels.
  */
 function winogradForward(m: 2 | 4): typeof convForward {
-  return (k, heap, x, wt, bias, relu, g, chunks) => {
+  return (k, heap, x, wt, bias, relu, g, chunks, pieces = 0) => {
     const pixels = g.n * g.oh * g.ow;
     const positions = (m + 2) ** 2;
     const u = heap.alloc(positions * (g.ci * g.co + WINOGRAD_PAD));
@@ -208,26 +222,28 @@ function winogradForward(m: 2 | 4): typeof convForward {
       pixels * 9 * g.ci * g.co,
       1,
       16,
+      pieces,
     );
     return heap.f32(y, pixels * g.co).slice();
   };
 }
 
-/** What ../../src/backend/wasm/conv_backprop.ts does for a 3x3 stride-1 filter gradient (ci a multiple of 4). */
-function winogradFilterGrad(k: SimdKernels, heap: Heap, x: Float32Array, dy: Float32Array, g: Conv): Float32Array {
-  const vp = heap.alloc(16 * (g.ci * 64 + WINOGRAD_PAD));
-  const up = heap.alloc(k.threads * 16 * (g.co * 64 + WINOGRAD_PAD));
-  const m = heap.alloc(16 * (g.ci * g.co + WINOGRAD_PAD));
+/** What ../../src/backend/wasm/conv_backprop.ts does for a 3x3 stride-1 filter gradient by F(3x3, mt x mt) (ci a multiple of 4). */
+function winogradFilterGrad(k: SimdKernels, heap: Heap, x: Float32Array, dy: Float32Array, g: Conv, mt: 2 | 4): Float32Array {
+  const positions = (mt + 2) ** 2;
+  const vp = heap.alloc(positions * (g.ci * 64 + WINOGRAD_PAD));
+  const up = heap.alloc(k.threads * positions * (g.co * 64 + WINOGRAD_PAD));
+  const m = heap.alloc(positions * (g.ci * g.co + WINOGRAD_PAD));
   const dw = heap.put(new Float32Array(9 * g.ci * g.co).fill(5)); // must be overwritten
-  const tiles = g.n * Math.ceil(g.oh / 2) * Math.ceil(g.ow / 2);
+  const tiles = g.n * Math.ceil(g.oh / mt) * Math.ceil(g.ow / mt);
   k.parallel(
     'winograd_filter_grad',
-    [heap.put(x), heap.put(dy), vp, up, m, dw, g.n, g.h, g.w, g.ci, g.oh, g.ow, g.pt, g.pl, g.co, 0, 0, 0],
-    16,
+    [heap.put(x), heap.put(dy), vp, up, m, dw, g.n, g.h, g.w, g.ci, g.oh, g.ow, g.pt, g.pl, g.co, mt, 0, 0, 0],
+    17,
     g.ci / 4,
-    16 * tiles * g.ci * g.co,
+    positions * tiles * g.ci * g.co,
     1,
-    15,
+    16,
   );
   return heap.f32(dw, 9 * g.ci * g.co).slice();
 }
@@ -268,7 +284,7 @@ test('SIMD kernels: this engine runs the FMA build (relaxed SIMD, switched on at
 for (const [fma, shared] of [false, true].flatMap((f) => [false, true].map((s) => [f, s]))) {
   const label = `${fma ? 'FMA build' : 'plain build'}, ${shared ? 'shared memory, 1 helper thread' : 'unshared memory, 1 thread'}`;
 
-  test(`SIMD kernels (${label}): conv filter gradient (direct, and by Winograd F(3x3, 2x2)) matches a float64 reference`, async () => {
+  test(`SIMD kernels (${label}): conv filter gradient (direct, and by Winograd F(3x3, 2x2) and F(3x3, 4x4)) matches a float64 reference`, async () => {
     const heap = new Heap(shared);
     const k = new SimdKernels(heap.memory, 1, fma);
     assert.equal(await k.whenReady(), shared ? 1 : 0);
@@ -281,12 +297,17 @@ for (const [fma, shared] of [false, true].flatMap((f) => [false, true].map((s) =
         assert.ok(e < 1e-5, `${name}, slices of ${kc} pixels: relative error ${e}`);
       }
     }
-    // By F(3x3, 2x2): the Winograd cases (the 28x28 one spans 7 slices of 64 tiles; the last slice is partial).
+    // By F(3x3, 2x2) and F(3x3, 4x4): the Winograd cases (the 28x28 one spans 7 slices of 64 tiles with
+    // 2x2 tiles, 4 with 4x4 ones; the last slice is partial). F(3x3, 4x4) has F(4x4, 3x3)'s coefficients,
+    // inside the same tolerance.
     for (const [name, g] of WINOGRAD_CASES) {
       const x = randn(g.n * g.h * g.w * g.ci, 3, 0.3);
       const dy = randn(g.n * g.oh * g.ow * g.co, 4);
-      const e = maxRelErr(winogradFilterGrad(k, heap, x, dy, g), filterGradRef(x, dy, g));
-      assert.ok(e < 1e-5, `Winograd filter gradient, ${name}: relative error ${e}`);
+      const want = filterGradRef(x, dy, g);
+      for (const mt of [2, 4] as const) {
+        const e = maxRelErr(winogradFilterGrad(k, heap, x, dy, g, mt), want);
+        assert.ok(e < 1e-5, `Winograd filter gradient F(3x3, ${mt}x${mt}), ${name}: relative error ${e}`);
+      }
     }
     heap.assertGuards(label);
     assert.ok(shared ? k.splitCalls > 0 : k.splitCalls === 0, `split calls: ${k.splitCalls}`);
@@ -295,7 +316,8 @@ for (const [fma, shared] of [false, true].flatMap((f) => [false, true].map((s) =
   /**
    * A forward-convolution kernel (`run`: conv_forward or winograd_conv, as the backend calls them)
    * against the float64 reference, with and without ReLU, its work split 1 and 5 ways per pixel block
-   * (5: uneven, 24 panels as 5+5+5+5+4, or more runs than panels, 16 channels: 2).
+   * (5: uneven, 24 panels as 5+5+5+5+4, or more runs than panels, 16 channels: 2); and with the items
+   * claimed in chunks (`pieces`, as the backend runs them), which must give the same floats.
    */
   const forwardMatches = async (cases: [string, Conv][], run: typeof convForward, seed: number) => {
     const heap = new Heap(shared);
@@ -311,6 +333,8 @@ for (const [fma, shared] of [false, true].flatMap((f) => [false, true].map((s) =
           const got = run(k, heap, x, wt, bias, relu, g, chunks);
           const e = maxRelErr(got, want);
           assert.ok(e < 1e-5, `${name}, relu ${relu}, ${chunks} runs of panels: relative error ${e}`);
+          const claimed = run(k, heap, x, wt, bias, relu, g, chunks, PIECES);
+          assert.ok(claimed.every((v, i) => v === got[i]), `${name}, relu ${relu}, ${chunks} runs of panels: chunks claimed, not the same floats`);
           if (relu) assert.ok(got.some((v) => v === 0) && got.every((v) => v >= 0), `${name}: ReLU applied`);
         }
       }
@@ -530,6 +554,26 @@ for (const [fma, shared] of [false, true].flatMap((f) => [false, true].map((s) =
     assert.ok(shared ? k.splitCalls >= 7 : k.splitCalls === 0, `split calls: ${k.splitCalls}`);
   });
 }
+
+test('SIMD kernels: a call split into claimed chunks runs each item once, over 3 helper threads', async () => {
+  const heap = new Heap(true);
+  const k = new SimdKernels(heap.memory, 3);
+  assert.equal(await k.whenReady(), 3);
+  // a += b in place: an element missed stays 0, one run twice becomes 2. Sizes that do not divide into
+  // 4 threads x PIECES chunks of 16 (add_arrays' alignment), and one smaller than a chunk per thread.
+  for (const size of [100_003, 65_536, 33_000]) {
+    const a = heap.put(new Float32Array(size));
+    const b = heap.put(new Float32Array(size).fill(1));
+    for (let round = 0; round < 3; round++) {
+      k.parallel('add_arrays', [a, b, a, 0, 0], 3, size, size, 16, -1, PIECES);
+      const got = heap.f32(a, size);
+      const wrong = got.findIndex((v) => v !== round + 1);
+      assert.equal(wrong, -1, `size ${size}, round ${round}: element ${wrong} is ${got[wrong]}`);
+    }
+  }
+  heap.assertGuards('claimed chunks');
+  assert.ok(k.splitCalls >= 9, `split calls: ${k.splitCalls}`);
+});
 
 test('SIMD kernels: a kernel that traps on a helper thread throws on the caller (no hang)', async () => {
   const heap = new Heap(true);

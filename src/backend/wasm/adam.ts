@@ -14,7 +14,7 @@
  * four lanes), split over the threads.
  */
 import { BackendWasm, Info, KernelArgs, memoryOffset, sizeOf } from './common';
-import { simdKernels } from './simd/module';
+import { PIECES, simdKernels } from './simd/module';
 
 export const ADAM_STEP = 'AdamStep';
 
@@ -48,6 +48,8 @@ export function adamStep(args: KernelArgs): Info[] {
     size,
     4 * size,
     4,
+    -1,
+    PIECES,
   );
   return [outValue, outM, outV];
 }

@@ -4,7 +4,7 @@
  * the threads; the shipped kernel runs on one. Broadcasting adds and other dtypes go to the shipped one.
  */
 import { BackendWasm, Info, KernelArgs, memoryOffset, sizeOf, wasmKernel } from './common';
-import { simdKernels } from './simd/module';
+import { PIECES, simdKernels } from './simd/module';
 
 export function add(args: KernelArgs): Info {
   const backend = args.backend as unknown as BackendWasm;
@@ -14,6 +14,6 @@ export function add(args: KernelArgs): Info {
   const out = backend.makeOutput(a.shape, 'float32');
   const size = sizeOf(a.shape);
   // add_arrays(a, b, out, i0, i1), split into runs of whole vectors
-  simdKernels(backend).parallel('add_arrays', [memoryOffset(backend, a), memoryOffset(backend, b), memoryOffset(backend, out), 0, 0], 3, size, size, 16);
+  simdKernels(backend).parallel('add_arrays', [memoryOffset(backend, a), memoryOffset(backend, b), memoryOffset(backend, out), 0, 0], 3, size, size, 16, -1, PIECES);
   return out;
 }

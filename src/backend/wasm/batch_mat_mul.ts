@@ -15,7 +15,7 @@ import * as tf from '../../tf';
 import { BackendWasm, Info, KernelArgs, dispose, f32, memoryOffset, run, sizeOf, transposed2d, view, wasmKernel } from './common';
 import { simdConv2d } from './conv';
 import { simdFilterGrad } from './conv_backprop';
-import { simdKernels } from './simd/module';
+import { PIECES, simdKernels } from './simd/module';
 
 /**
  * Rows (a batch) up to which a dense layer's products read the weights in place (dense_forward; the
@@ -123,6 +123,7 @@ function denseForward(backend: BackendWasm, a: Info, b: Info, m: number, k: numb
     m * k * n,
     2,
     9,
+    PIECES,
   );
   dispose(backend, scratch, zeros);
   return out;

@@ -18,7 +18,7 @@
 import * as tf from '../../tf';
 import { BackendWasm, Info, KernelArgs, dispose, f32, memoryOffset, sizeOf, wasmKernel } from './common';
 import { cachedPacking } from './packed_cache';
-import { simdKernels } from './simd/module';
+import { PIECES, simdKernels } from './simd/module';
 
 /** Output pixels packed and computed together (G in kernels.c). */
 const GROUP = 32;
@@ -91,6 +91,7 @@ export function simdConv2d(
     pixels * k * co,
     1,
     20,
+    PIECES,
   );
   dispose(backend, ap, zeros, cacheFilter ? null : bp);
   return out;
@@ -116,12 +117,11 @@ export function setWinograd(on: boolean): void {
 }
 
 /**
- * Whether F(2x2, 3x3) and F(3x3, 2x2) pay for this convolution: 3x3, stride 1 (dilation 1 and the
- * channel counts as simdConvCovers asks), on a map that the 2x2 output tiles cover with little waste
- * (7x7 uses 49 of 64 tile outputs and is taken; a 3x3 map, 9 of 16, is not). The filter gradient's
- * test; the forward pass's is winogradTile.
+ * Whether F(2x2, 3x3) pays for this convolution: 3x3, stride 1 (dilation 1 and the channel counts as
+ * simdConvCovers asks), on a map that the 2x2 output tiles cover with little waste (7x7 uses 49 of 64
+ * tile outputs and is taken; a 3x3 map, 9 of 16, is not).
  */
-export function winogradCovers(info: tf.backend_util.Conv2DInfo): boolean {
+function winogradCovers(info: tf.backend_util.Conv2DInfo): boolean {
   const { outHeight: oh, outWidth: ow } = info;
   return winograd3x3(info) && (oh * ow) / (4 * Math.ceil(oh / 2) * Math.ceil(ow / 2)) >= WINOGRAD_MIN_USE;
 }
@@ -137,7 +137,8 @@ const WINOGRAD4_MIN_USE = 0.55;
 
 /**
  * The output tile winograd_conv takes for this forward convolution (or input gradient), m for
- * F(m x m, 3x3), or 0 for the direct GEMM. 4 where the 4x4 tiles are used enough (a 3x3 map: 9 of 16
+ * F(m x m, 3x3), and the tile of dy winograd_filter_grad takes for its filter gradient, F(3x3, m x m)
+ * (the same products per tile), or 0 for the direct GEMM. 4 where the 4x4 tiles are used enough (a 3x3 map: 9 of 16
  * outputs, 36 products against the direct sum's 81) and their 36 products per tile cost less over the
  * map than F(2x2, 3x3)'s 16 per 2x2 tile (28x28: 1.78x fewer; 14x14 and 7x7, where the 4x4 tiles hang
  * over the edge: 1.36x and 1.78x); else 2 where winogradCovers; else 0.
@@ -199,6 +200,7 @@ function winogradConv2d(
     positions * tiles * ci4 * co,
     1,
     16,
+    PIECES,
   );
   dispose(backend, scratch, zeros, cacheFilter ? null : u);
   return out;

@@ -11,7 +11,7 @@
  */
 import * as tf from '../../tf';
 import { BackendWasm, Info, KernelArgs, memoryOffset, sizeOf, wasmKernel } from './common';
-import { simdKernels } from './simd/module';
+import { PIECES, simdKernels } from './simd/module';
 
 /**
  * Copy [rows, cols] between two row-major views with row strides `from` and `to` (copy_block), where
@@ -19,7 +19,7 @@ import { simdKernels } from './simd/module';
  */
 function copyBlock(backend: BackendWasm, src: number, dst: number, rows: number, cols: number, from: number, to: number): void {
   // copy_block(src, dst, cols, sstride, dstride, r0, r1), split over rows
-  simdKernels(backend).parallel('copy_block', [src, dst, cols, from, to, 0, 0], 5, rows, rows * cols);
+  simdKernels(backend).parallel('copy_block', [src, dst, cols, from, to, 0, 0], 5, rows, rows * cols, 1, -1, PIECES);
 }
 
 function bytesPerElement(dtype: tf.DataType): number {

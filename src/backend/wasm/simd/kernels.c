@@ -845,34 +845,37 @@ static inline void input_row4(const v128_t *d, v128_t *t) {
   t[5] = madd(h3, q, wasm_f32x4_sub(wasm_f32x4_sub(d[5], d[1]), wasm_f32x4_mul(two, p)));
 }
 
+/*
+ * B^T d B of the 6x6 block d of x at (y0, x0) (base pointing there; zeros outside the h x w map),
+ * 4 channels at c, its 36 positions stored at o, s floats apart (F(4x4, 3x3) and F(3x3, 4x4)).
+ */
+static inline void input_tile4(const f32 *base, int h, int w, int ci, int y0, int x0, int c, int inside, f32 *o, int s) {
+  v128_t t[6][6]; /* t[j] = B^T applied down column j */
+  #pragma clang loop unroll(full)
+  for (int j = 0; j < 6; j++) {
+    v128_t d[6];
+    #pragma clang loop unroll(full)
+    for (int i = 0; i < 6; i++) d[i] = block_pixel(base, h, w, ci, y0, x0, i, j, c, inside);
+    input_row4(d, t[j]);
+  }
+  #pragma clang loop unroll(full)
+  for (int i = 0; i < 6; i++) {
+    v128_t row[6], out[6];
+    #pragma clang loop unroll(full)
+    for (int j = 0; j < 6; j++) row[j] = t[j][i];
+    input_row4(row, out);
+    #pragma clang loop unroll(full)
+    for (int j = 0; j < 6; j++) wasm_v128_store(o + (6 * i + j) * s, out[j]);
+  }
+}
+
 /* v [36][WT][ci] (XPAD floats after each position's block) row tt = B^T d B of tile q's 6x6 input block (zeros outside x), 4 channels at a time. */
 static void winograd_input4(const f32 *x, f32 *v, const struct conv *g, int th, int tw, int q, int tt) {
   int ci = g->ci, b = q / (th * tw), r = q - b * th * tw, ty = r / tw, tx = r - ty * tw;
   int y0 = 4 * ty - g->pt, x0 = 4 * tx - g->pl;
   int inside = y0 >= 0 && x0 >= 0 && y0 + 6 <= g->h && x0 + 6 <= g->w;
   const f32 *base = x + ((b * g->h + y0) * g->w + x0) * ci;
-  int xs = WT * ci + XPAD;
-  for (int c = 0; c < ci; c += 4) {
-    v128_t t[6][6]; /* t[j] = B^T applied down column j */
-    #pragma clang loop unroll(full)
-    for (int j = 0; j < 6; j++) {
-      v128_t d[6];
-      #pragma clang loop unroll(full)
-      for (int i = 0; i < 6; i++)
-        d[i] = block_pixel(base, g->h, g->w, ci, y0, x0, i, j, c, inside);
-      input_row4(d, t[j]);
-    }
-    f32 *o = v + tt * ci + c;
-    #pragma clang loop unroll(full)
-    for (int i = 0; i < 6; i++) {
-      v128_t row[6], out[6];
-      #pragma clang loop unroll(full)
-      for (int j = 0; j < 6; j++) row[j] = t[j][i];
-      input_row4(row, out);
-      #pragma clang loop unroll(full)
-      for (int j = 0; j < 6; j++) wasm_v128_store(o + (6 * i + j) * xs, out[j]);
-    }
-  }
+  for (int c = 0; c < ci; c += 4) input_tile4(base, g->h, g->w, ci, y0, x0, c, inside, v + tt * ci + c, WT * ci + XPAD);
 }
 
 /* o = A^T m for one row or column m0..m5 (F(4x4, 3x3)). */
@@ -963,113 +966,212 @@ void winograd_conv(const f32 *x, const f32 *u, const f32 *bias, f32 *scratch, f3
 }
 
 /*
- * The filter gradient of a 3x3 stride-1 convolution by F(3x3, 2x2): dW [3][3][ci][co] =
- * sum over pixels p of x[p + (u, v)] dy[p] is, per 2x2 tile of dy and its 4x4 block of x,
+ * The filter gradient of a 3x3 stride-1 convolution by Winograd: dW [3][3][ci][co] = sum over pixels p
+ * of x[p + (u, v)] dy[p] is a correlation of x with dy, so each m x m tile of dy and its (m+2)^2 block
+ * of x give, with F(3x3, m x m) (P = (m+2)^2 positions),
  *
- *   dW_tile = A^T [ (G dy G^T) * (B^T x B) ] A,   B^T = | 1  0 -1  0 |   G = | 1    0   |   A^T = | 1  1  1  0 |
- *                                                       | 0  1  1  0 |       | 1/2  1/2 |         | 0  1 -1  0 |
- *                                                       | 0 -1  1  0 |       | 1/2 -1/2 |         | 0  1  1  1 |
- *                                                       | 0 -1  0  1 |       | 0    1   |
+ *   dW_tile = A_g^T [ (G_g dy G_g^T) * (B^T x B) ] A_g
  *
- * and A is linear, so the tiles are summed first: M[xi] [ci, co] = sum over tiles of V[xi][t]^T U[xi][t]
- * (16 products reducing over tiles, on the 4x8 tile: rows 4 input channels, columns 8 output
- * channels), then dW = A^T M A once. 16 multiplications per tile and channel pair against 36.
+ * and A_g is linear, so the tiles are summed first: M[xi] [ci, co] = sum over tiles of V[xi][t]^T U[xi][t]
+ * (P products reducing over tiles, on the 4x8 tile: rows 4 input channels, columns 8 output channels),
+ * then dW = A_g^T M A_g once. m = 2, F(3x3, 2x2): 16 multiplications per tile and channel pair against
+ * the direct sum's 36,
+ *
+ *   B^T = | 1  0 -1  0 |   G_g = | 1    0   |   A_g^T = | 1  1  1  0 |
+ *         | 0  1  1  0 |         | 1/2  1/2 |           | 0  1 -1  0 |
+ *         | 0 -1  1  0 |         | 1/2 -1/2 |           | 0  1  1  1 |
+ *         | 0 -1  0  1 |         | 0    1   |
+ *
+ * m = 4, F(3x3, 4x4): 36 against 144. By the transposition of F(4x4, 3x3) (its linear convolution's
+ * Toom-Cook factors, read the other way), its matrices are F(4x4, 3x3)'s: B^T the same, G_g = A (the
+ * transpose of the forward's output transform) and A_g = G (its filter transform), from the same
+ * points 0, 1, -1, 1/2, -2 and infinity.
+ *
  * Tiles go in slices of FT: per slice, each thread transforms dy's tiles into its own up
- * ([16][co/8][FT][8]; every thread does all of them, ~co/(16 ci) of its work) and x's tiles for its
- * row blocks of 4 input channels into vp ([16][ci/4][FT][4], shared, each thread its rows), then adds
- * the products into its rows of m ([16][ci][co]); at the end it writes its rows of dW (each of the
- * three with XPAD floats after each position's block). Row blocks [rb0, rb1) of 4 input channels; ci a
+ * ([P][co/8][FT][8]; every thread does all of them, ~co/(P ci) of its work) and x's tiles for its row
+ * blocks of 4 input channels into vp ([P][ci/4][FT][4], shared, each thread its rows), then adds the
+ * products into its rows of m ([P][ci][co]); at the end it writes its rows of dW (each of the three
+ * with XPAD floats after each position's block). Row blocks [rb0, rb1) of 4 input channels; ci a
  * multiple of 4, co of 8.
  */
 #define FT 64
 
+/* The 4 output channels at o of dy pixel (oy, ox) of image b, or zeros past the map's edge. */
+static inline v128_t dy_pixel(const f32 *dy, int b, int oh, int ow, int co, int oy, int ox, int o) {
+  return oy < oh && ox < ow ? wasm_v128_load(dy + ((b * oh + oy) * ow + ox) * co + o) : wasm_f32x4_splat(0.0f);
+}
+
+/* F(3x3, 2x2): up's column t = G_g dy G_g^T of tile (b, ty, tx)'s 2x2 block of dy, all co channels. */
+static void grad_dy2(const f32 *dy, f32 *up, int us, int oh, int ow, int co, int b, int ty, int tx, int t) {
+  v128_t half = wasm_f32x4_splat(0.5f);
+  for (int o = 0; o < co; o += 4) {
+    v128_t a00 = dy_pixel(dy, b, oh, ow, co, 2 * ty, 2 * tx, o), a01 = dy_pixel(dy, b, oh, ow, co, 2 * ty, 2 * tx + 1, o);
+    v128_t a10 = dy_pixel(dy, b, oh, ow, co, 2 * ty + 1, 2 * tx, o), a11 = dy_pixel(dy, b, oh, ow, co, 2 * ty + 1, 2 * tx + 1, o);
+    v128_t rows[4][2] = {{a00, a01},
+                         {wasm_f32x4_mul(wasm_f32x4_add(a00, a10), half), wasm_f32x4_mul(wasm_f32x4_add(a01, a11), half)},
+                         {wasm_f32x4_mul(wasm_f32x4_sub(a00, a10), half), wasm_f32x4_mul(wasm_f32x4_sub(a01, a11), half)},
+                         {a10, a11}};
+    f32 *d = up + ((o / 8) * FT + t) * 8 + (o & 4);
+    for (int i = 0; i < 4; i++) {
+      v128_t c0 = rows[i][0], c1 = rows[i][1];
+      wasm_v128_store(d + (4 * i + 0) * us, c0);
+      wasm_v128_store(d + (4 * i + 1) * us, wasm_f32x4_mul(wasm_f32x4_add(c0, c1), half));
+      wasm_v128_store(d + (4 * i + 2) * us, wasm_f32x4_mul(wasm_f32x4_sub(c0, c1), half));
+      wasm_v128_store(d + (4 * i + 3) * us, c1);
+    }
+  }
+}
+
+/* One row or column of G_g dy G_g^T for F(3x3, 4x4): u0..u5 from a0..a3 (G_g = A, A^T above F(4x4, 3x3)'s kernels). */
+static inline void grad_dy_row4(const v128_t *a, v128_t *u) {
+  v128_t s02 = wasm_f32x4_add(a[0], a[2]), s13 = wasm_f32x4_add(a[1], a[3]);
+  u[0] = a[0];
+  u[1] = wasm_f32x4_add(s02, s13);
+  u[2] = wasm_f32x4_sub(s02, s13);
+  u[3] = madd(wasm_f32x4_splat(0.125f), a[3], madd(wasm_f32x4_splat(0.25f), a[2], madd(wasm_f32x4_splat(0.5f), a[1], a[0])));
+  u[4] = madd(wasm_f32x4_splat(-8.0f), a[3], madd(wasm_f32x4_splat(4.0f), a[2], madd(wasm_f32x4_splat(-2.0f), a[1], a[0])));
+  u[5] = a[3];
+}
+
+/* F(3x3, 4x4): up's column t = G_g dy G_g^T of tile (b, ty, tx)'s 4x4 block of dy, all co channels. */
+static void grad_dy4(const f32 *dy, f32 *up, int us, int oh, int ow, int co, int b, int ty, int tx, int t) {
+  for (int o = 0; o < co; o += 4) {
+    v128_t c[4][6]; /* c[j] = G_g applied down column j */
+    #pragma clang loop unroll(full)
+    for (int j = 0; j < 4; j++) {
+      v128_t a[4];
+      #pragma clang loop unroll(full)
+      for (int i = 0; i < 4; i++) a[i] = dy_pixel(dy, b, oh, ow, co, 4 * ty + i, 4 * tx + j, o);
+      grad_dy_row4(a, c[j]);
+    }
+    f32 *d = up + ((o / 8) * FT + t) * 8 + (o & 4);
+    #pragma clang loop unroll(full)
+    for (int i = 0; i < 6; i++) {
+      v128_t row[4] = {c[0][i], c[1][i], c[2][i], c[3][i]}, r[6];
+      grad_dy_row4(row, r);
+      #pragma clang loop unroll(full)
+      for (int j = 0; j < 6; j++) wasm_v128_store(d + (6 * i + j) * us, r[j]);
+    }
+  }
+}
+
+/* F(3x3, 2x2): vp's column t = B^T x B of tile (b, ty, tx)'s 4x4 block of x (zero outside), row blocks [rb0, rb1). */
+static void grad_x2(const f32 *x, f32 *vp, int vs, const struct conv *g, int b, int ty, int tx, int t, int rb0, int rb1) {
+  int h = g->h, w = g->w, ci = g->ci, y0 = 2 * ty - g->pt, x0 = 2 * tx - g->pl;
+  int inside = y0 >= 0 && x0 >= 0 && y0 + 4 <= h && x0 + 4 <= w;
+  const f32 *base = x + ((b * h + y0) * w + x0) * ci;
+  for (int rb = rb0; rb < rb1; rb++) {
+    int c = rb * 4;
+    v128_t d[4][4];
+    for (int i = 0; i < 4; i++)
+      for (int j = 0; j < 4; j++) d[i][j] = block_pixel(base, h, w, ci, y0, x0, i, j, c, inside);
+    v128_t tt[4][4];
+    for (int j = 0; j < 4; j++) {
+      tt[0][j] = wasm_f32x4_sub(d[0][j], d[2][j]);
+      tt[1][j] = wasm_f32x4_add(d[1][j], d[2][j]);
+      tt[2][j] = wasm_f32x4_sub(d[2][j], d[1][j]);
+      tt[3][j] = wasm_f32x4_sub(d[3][j], d[1][j]);
+    }
+    f32 *o = vp + (rb * FT + t) * 4;
+    for (int i = 0; i < 4; i++) {
+      wasm_v128_store(o + (4 * i + 0) * vs, wasm_f32x4_sub(tt[i][0], tt[i][2]));
+      wasm_v128_store(o + (4 * i + 1) * vs, wasm_f32x4_add(tt[i][1], tt[i][2]));
+      wasm_v128_store(o + (4 * i + 2) * vs, wasm_f32x4_sub(tt[i][2], tt[i][1]));
+      wasm_v128_store(o + (4 * i + 3) * vs, wasm_f32x4_sub(tt[i][3], tt[i][1]));
+    }
+  }
+}
+
+/* F(3x3, 4x4): vp's column t = B^T x B of tile (b, ty, tx)'s 6x6 block of x (zero outside), row blocks [rb0, rb1). */
+static void grad_x4(const f32 *x, f32 *vp, int vs, const struct conv *g, int b, int ty, int tx, int t, int rb0, int rb1) {
+  int h = g->h, w = g->w, ci = g->ci, y0 = 4 * ty - g->pt, x0 = 4 * tx - g->pl;
+  int inside = y0 >= 0 && x0 >= 0 && y0 + 6 <= h && x0 + 6 <= w;
+  const f32 *base = x + ((b * h + y0) * w + x0) * ci;
+  for (int rb = rb0; rb < rb1; rb++) input_tile4(base, h, w, ci, y0, x0, rb * 4, inside, vp + (rb * FT + t) * 4, vs);
+}
+
+/* F(3x3, 2x2): dW's 3x3 taps of channels (c, o..o+4) = A_g^T M A_g, M at s with ms floats between positions. */
+static void grad_out2(const f32 *s, int ms, f32 *d, int tap) {
+  v128_t mm[4][4];
+  for (int i = 0; i < 4; i++)
+    for (int j = 0; j < 4; j++) mm[i][j] = wasm_v128_load(s + (4 * i + j) * ms);
+  v128_t rr[3][4];
+  for (int j = 0; j < 4; j++) {
+    rr[0][j] = wasm_f32x4_add(wasm_f32x4_add(mm[0][j], mm[1][j]), mm[2][j]);
+    rr[1][j] = wasm_f32x4_sub(mm[1][j], mm[2][j]);
+    rr[2][j] = wasm_f32x4_add(wasm_f32x4_add(mm[1][j], mm[2][j]), mm[3][j]);
+  }
+  for (int u = 0; u < 3; u++) {
+    wasm_v128_store(d + (3 * u + 0) * tap, wasm_f32x4_add(wasm_f32x4_add(rr[u][0], rr[u][1]), rr[u][2]));
+    wasm_v128_store(d + (3 * u + 1) * tap, wasm_f32x4_sub(rr[u][1], rr[u][2]));
+    wasm_v128_store(d + (3 * u + 2) * tap, wasm_f32x4_add(wasm_f32x4_add(rr[u][1], rr[u][2]), rr[u][3]));
+  }
+}
+
+/* One row or column of A_g^T M A_g for F(3x3, 4x4): o0..o2 from m0..m5 (A_g = G, F(4x4, 3x3)'s filter transform). */
+static inline void grad_out_row4(const v128_t *m, v128_t *o) {
+  v128_t third = wasm_f32x4_splat(1.0f / 3.0f);
+  v128_t p = wasm_f32x4_mul(wasm_f32x4_add(m[1], m[2]), third), q = wasm_f32x4_mul(wasm_f32x4_sub(m[1], m[2]), third);
+  o[0] = madd(wasm_f32x4_splat(1.0f / 15.0f), m[4], madd(wasm_f32x4_splat(-16.0f / 15.0f), m[3], wasm_f32x4_add(m[0], q)));
+  o[1] = madd(wasm_f32x4_splat(-2.0f / 15.0f), m[4], madd(wasm_f32x4_splat(-8.0f / 15.0f), m[3], p));
+  o[2] = madd(wasm_f32x4_splat(4.0f / 15.0f), m[4], madd(wasm_f32x4_splat(-4.0f / 15.0f), m[3], wasm_f32x4_add(q, m[5])));
+}
+
+/* F(3x3, 4x4): dW's 3x3 taps of channels (c, o..o+4) = A_g^T M A_g, M at s with ms floats between positions. */
+static void grad_out4(const f32 *s, int ms, f32 *d, int tap) {
+  v128_t rr[6][3]; /* rr[j] = A_g^T applied down column j */
+  #pragma clang loop unroll(full)
+  for (int j = 0; j < 6; j++) {
+    v128_t col[6];
+    #pragma clang loop unroll(full)
+    for (int i = 0; i < 6; i++) col[i] = wasm_v128_load(s + (6 * i + j) * ms);
+    grad_out_row4(col, rr[j]);
+  }
+  #pragma clang loop unroll(full)
+  for (int u = 0; u < 3; u++) {
+    v128_t row[6], out[3];
+    #pragma clang loop unroll(full)
+    for (int j = 0; j < 6; j++) row[j] = rr[j][u];
+    grad_out_row4(row, out);
+    #pragma clang loop unroll(full)
+    for (int v = 0; v < 3; v++) wasm_v128_store(d + (3 * u + v) * tap, out[v]);
+  }
+}
+
 EXPORT(winograd_filter_grad)
 void winograd_filter_grad(const f32 *x, const f32 *dy, f32 *vp, f32 *up, f32 *m, f32 *dw, int n, int h, int w, int ci, int oh,
-                          int ow, int pt, int pl, int co, int part, int rb0, int rb1) {
-  int th = (oh + 1) / 2, tw = (ow + 1) / 2, tiles = n * th * tw, panels = co / 8;
-  v128_t z = wasm_f32x4_splat(0.0f), half = wasm_f32x4_splat(0.5f);
+                          int ow, int pt, int pl, int co, int mt, int part, int rb0, int rb1) {
+  struct conv g = {n, h, w, ci, oh, ow, 3, 3, 1, 1, pt, pl};
+  int th = (oh + mt - 1) / mt, tw = (ow + mt - 1) / mt, tiles = n * th * tw, panels = co / 8, P = (mt + 2) * (mt + 2);
   /* from one position's block to the next in up, vp and m (each followed by XPAD floats) */
   int us = co * FT + XPAD, vs = ci * FT + XPAD, ms = ci * co + XPAD;
-  f32 *mine = up + part * 16 * us;
+  f32 *mine = up + part * P * us;
   for (int t0 = 0; t0 < tiles; t0 += FT) {
     int count = imin(FT, tiles - t0);
     for (int t = 0; t < count; t++) {
       int q = t0 + t, b = q / (th * tw), r = q - b * th * tw, ty = r / tw, tx = r - ty * tw;
-      /* U = G dy G^T of the tile's 2x2 block of dy (zero past the map's edge), 4 output channels at a time. */
-      int y1 = 2 * ty + 1 < oh, x1 = 2 * tx + 1 < ow;
-      const f32 *g00 = dy + ((b * oh + 2 * ty) * ow + 2 * tx) * co;
-      for (int o = 0; o < co; o += 4) {
-        v128_t a00 = wasm_v128_load(g00 + o), a01 = x1 ? wasm_v128_load(g00 + co + o) : z;
-        v128_t a10 = y1 ? wasm_v128_load(g00 + ow * co + o) : z, a11 = y1 && x1 ? wasm_v128_load(g00 + (ow + 1) * co + o) : z;
-        v128_t rows[4][2] = {{a00, a01},
-                             {wasm_f32x4_mul(wasm_f32x4_add(a00, a10), half), wasm_f32x4_mul(wasm_f32x4_add(a01, a11), half)},
-                             {wasm_f32x4_mul(wasm_f32x4_sub(a00, a10), half), wasm_f32x4_mul(wasm_f32x4_sub(a01, a11), half)},
-                             {a10, a11}};
-        f32 *d = mine + ((o / 8) * FT + t) * 8 + (o & 4);
-        int xs = us;
-        for (int i = 0; i < 4; i++) {
-          v128_t c0 = rows[i][0], c1 = rows[i][1];
-          wasm_v128_store(d + (4 * i + 0) * xs, c0);
-          wasm_v128_store(d + (4 * i + 1) * xs, wasm_f32x4_mul(wasm_f32x4_add(c0, c1), half));
-          wasm_v128_store(d + (4 * i + 2) * xs, wasm_f32x4_mul(wasm_f32x4_sub(c0, c1), half));
-          wasm_v128_store(d + (4 * i + 3) * xs, c1);
-        }
-      }
-      /* V = B^T x B of the tile's 4x4 block of x (zero outside), for this thread's channel blocks. */
-      int y0 = 2 * ty - pt, x0 = 2 * tx - pl;
-      int inside = y0 >= 0 && x0 >= 0 && y0 + 4 <= h && x0 + 4 <= w;
-      const f32 *base = x + ((b * h + y0) * w + x0) * ci;
-      for (int rb = rb0; rb < rb1; rb++) {
-        int c = rb * 4;
-        v128_t d[4][4];
-        for (int i = 0; i < 4; i++)
-          for (int j = 0; j < 4; j++)
-            d[i][j] = block_pixel(base, h, w, ci, y0, x0, i, j, c, inside);
-        v128_t tt[4][4];
-        for (int j = 0; j < 4; j++) {
-          tt[0][j] = wasm_f32x4_sub(d[0][j], d[2][j]);
-          tt[1][j] = wasm_f32x4_add(d[1][j], d[2][j]);
-          tt[2][j] = wasm_f32x4_sub(d[2][j], d[1][j]);
-          tt[3][j] = wasm_f32x4_sub(d[3][j], d[1][j]);
-        }
-        f32 *o = vp + (rb * FT + t) * 4;
-        int xs = vs;
-        for (int i = 0; i < 4; i++) {
-          wasm_v128_store(o + (4 * i + 0) * xs, wasm_f32x4_sub(tt[i][0], tt[i][2]));
-          wasm_v128_store(o + (4 * i + 1) * xs, wasm_f32x4_add(tt[i][1], tt[i][2]));
-          wasm_v128_store(o + (4 * i + 2) * xs, wasm_f32x4_sub(tt[i][2], tt[i][1]));
-          wasm_v128_store(o + (4 * i + 3) * xs, wasm_f32x4_sub(tt[i][3], tt[i][1]));
-        }
+      if (mt == 4) {
+        grad_dy4(dy, mine, us, oh, ow, co, b, ty, tx, t);
+        grad_x4(x, vp, vs, &g, b, ty, tx, t, rb0, rb1);
+      } else {
+        grad_dy2(dy, mine, us, oh, ow, co, b, ty, tx, t);
+        grad_x2(x, vp, vs, &g, b, ty, tx, t, rb0, rb1);
       }
     }
-    for (int xi = 0; xi < 16; xi++)
+    for (int xi = 0; xi < P; xi++)
       for (int rb = rb0; rb < rb1; rb++)
         for (int cb = 0; cb < panels; cb++)
           tile4x8(vp + xi * vs + rb * FT * 4, 1, 4, mine + xi * us + cb * FT * 8, 8, count, m + xi * ms + rb * 4 * co + cb * 8, co, t0 > 0, 0,
                   m, 0, 4);
   }
-  /* dW [u][v][c][o] = A^T M A over the 16 positions, for this thread's input channels. */
-  int xs = ms, tap = ci * co;
-  for (int c = rb0 * 4; c < rb1 * 4; c++) {
+  /* dW [u][v][c][o] = A_g^T M A_g over the P positions, for this thread's input channels. */
+  for (int c = rb0 * 4; c < rb1 * 4; c++)
     for (int o = 0; o < co; o += 4) {
-      const f32 *s = m + c * co + o;
-      v128_t mm[4][4];
-      for (int i = 0; i < 4; i++)
-        for (int j = 0; j < 4; j++) mm[i][j] = wasm_v128_load(s + (4 * i + j) * xs);
-      v128_t rr[3][4];
-      for (int j = 0; j < 4; j++) {
-        rr[0][j] = wasm_f32x4_add(wasm_f32x4_add(mm[0][j], mm[1][j]), mm[2][j]);
-        rr[1][j] = wasm_f32x4_sub(mm[1][j], mm[2][j]);
-        rr[2][j] = wasm_f32x4_add(wasm_f32x4_add(mm[1][j], mm[2][j]), mm[3][j]);
-      }
-      f32 *d = dw + c * co + o;
-      for (int u = 0; u < 3; u++) {
-        wasm_v128_store(d + (3 * u + 0) * tap, wasm_f32x4_add(wasm_f32x4_add(rr[u][0], rr[u][1]), rr[u][2]));
-        wasm_v128_store(d + (3 * u + 1) * tap, wasm_f32x4_sub(rr[u][1], rr[u][2]));
-        wasm_v128_store(d + (3 * u + 2) * tap, wasm_f32x4_add(wasm_f32x4_add(rr[u][1], rr[u][2]), rr[u][3]));
-      }
+      if (mt == 4)
+        grad_out4(m + c * co + o, ms, dw + c * co + o, ci * co);
+      else
+        grad_out2(m + c * co + o, ms, dw + c * co + o, ci * co);
     }
-  }
 }
 
 /* out [inner] = sum over the rows of x [outer, inner], for columns [c0, c1); in double precision. */

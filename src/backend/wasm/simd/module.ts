@@ -100,10 +100,20 @@ const KERNEL = 2;
 const COUNT = 3;
 const READY = 4;
 const FAILED = 5;
+const CHUNK = 6;
+const END = 7;
+const AT = 8;
 const MAX_ARGS = 24;
 
 /** How long the caller spins for a helper to finish before sleeping (see worker.js). */
 const SPIN_MS = 0.5;
+
+/**
+ * Chunks per thread in the calls that claim chunks (SimdKernels.parallel's `pieces`): enough that a
+ * thread that loses its core for a while leaves work the others take, few enough that the chunks stay
+ * large next to a claim (an atomic add and a call into wasm, well under a microsecond).
+ */
+export const PIECES = 4;
 
 /** Work below this many elements (roughly) is not worth waking a helper for (~20 µs). */
 const MIN_PARALLEL_WORK = 32768;
@@ -111,6 +121,8 @@ const MIN_PARALLEL_WORK = 32768;
 export class SimdKernels {
   private readonly fns: Record<KernelName, Fn>;
   private readonly helpers: Helper[] = [];
+  /** The next chunk to claim in a call split into chunks (shared with the helpers). */
+  private readonly next = new Int32Array(typeof SharedArrayBuffer !== 'undefined' ? new SharedArrayBuffer(4) : new ArrayBuffer(4));
   /** Calls that were split over more than one thread (for tests and benchmarks). */
   splitCalls = 0;
 
@@ -136,7 +148,7 @@ export class SimdKernels {
         // The compiled module itself, not its bytes: V8 shares its code between threads, so the helpers
         // run the optimised code as soon as the main thread's calls have made it (rather than starting
         // again from the baseline compiler, which is about twice as slow here).
-        workerData: { memory, compiled: module, names: KERNEL_NAMES, control },
+        workerData: { memory, compiled: module, names: KERNEL_NAMES, control, counter: this.next.buffer },
       });
       worker.unref();
       // A helper that fails to start never becomes ready, so no call waits for it.
@@ -172,8 +184,15 @@ export class SimdKernels {
    * (placeholders in `args`), split into one share per thread, each a multiple of `align`. `work` is
    * the call's size in elements, to decide whether splitting pays. If `partAt` is given, args[partAt]
    * is set to the share's index (0 on this thread), for kernels that keep per-thread scratch.
+   *
+   * `pieces` > 0: the range is cut into about `pieces` chunks per thread, which the threads claim one
+   * after another until none is left, in place of one fixed share each. On a shared virtual machine a
+   * core is taken away for milliseconds at a time (steal time) and the two cores do not run at one speed;
+   * with fixed shares the call lasts as long as the slowest, with chunks the others take its work. Only
+   * for kernels whose items are independent and cost the same wherever they run (no per-call setup that
+   * each chunk would repeat, no per-thread partial sums, whose order would then change from run to run).
    */
-  parallel(name: KernelName, args: number[], at: number, total: number, work: number, align = 1, partAt = -1): void {
+  parallel(name: KernelName, args: number[], at: number, total: number, work: number, align = 1, partAt = -1, pieces = 0): void {
     // Helpers still starting up (the first calls) are not waited for: their share runs here.
     const ready = this.ready();
     const parts = Math.min(1 + ready.length, work >= MIN_PARALLEL_WORK ? Math.ceil(total / align) : 1);
@@ -186,6 +205,8 @@ export class SimdKernels {
     }
     if (args.length > MAX_ARGS) throw new Error(`${name}: ${args.length} arguments, the helpers take at most ${MAX_ARGS}`);
     const step = Math.ceil(total / parts / align) * align;
+    const chunk = pieces > 0 ? Math.ceil(total / (parts * pieces) / align) * align : 0;
+    if (chunk > 0) Atomics.store(this.next, 0, 0);
     const kernel = KERNEL_NAMES.indexOf(name);
     const started: Helper[] = [];
     for (let p = 1; p < parts; p++) {
@@ -199,6 +220,9 @@ export class SimdKernels {
       if (partAt >= 0) h.args[partAt] = p;
       h.ctrl[KERNEL] = kernel;
       h.ctrl[COUNT] = args.length;
+      h.ctrl[CHUNK] = chunk;
+      h.ctrl[END] = total;
+      h.ctrl[AT] = at;
       Atomics.add(h.ctrl, SEQ, 1);
       Atomics.notify(h.ctrl, SEQ);
       started.push(h);
@@ -208,7 +232,17 @@ export class SimdKernels {
     if (partAt >= 0) args[partAt] = 0;
     let failed = false;
     try {
-      this.fns[name](...args);
+      if (chunk > 0) {
+        for (;;) {
+          const lo = Atomics.add(this.next, 0, 1) * chunk;
+          if (lo >= total) break;
+          args[at] = lo;
+          args[at + 1] = Math.min(total, lo + chunk);
+          this.fns[name](...args);
+        }
+      } else {
+        this.fns[name](...args);
+      }
     } finally {
       // Even if this thread's share threw: never return while a helper still writes to the heap.
       for (const h of started) {

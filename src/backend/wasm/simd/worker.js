@@ -1,21 +1,27 @@
 // A helper thread for ./module.ts: instantiates kernels.threads.wasm (compiled by the main thread) on
 // the wasm backend's shared memory and runs the share of a kernel call that the main thread hands it, then waits for the next.
 // Control block (Int32Array on a SharedArrayBuffer): [0] call sequence number, [1] last finished call,
-// [2] kernel index, [3] argument count, [4] 1 once ready, [5] 1 if the last call threw; the arguments
-// follow as float64 from byte 64.
+// [2] kernel index, [3] argument count, [4] 1 once ready, [5] 1 if the last call threw, [6] the size
+// of a claimed chunk (0: run the one share the arguments give), [7] the loop's end, [8] the index of its
+// bounds in the arguments; the arguments follow as float64 from byte 64. `next` (Int32Array, shared by
+// the caller and all helpers): the next chunk to claim, in calls split into chunks.
 // (No top-level `module`, `exports` or `require` bindings: Node would then load this file as an ES module.)
 'use strict';
 const { workerData } = require('worker_threads');
 
-const { memory, compiled, names, control } = workerData;
+const { memory, compiled, names, control, counter } = workerData;
 const kernels = new WebAssembly.Instance(compiled, { env: { memory } }).exports;
 const fns = names.map((n) => kernels[n]);
 const ctrl = new Int32Array(control);
 const args = new Float64Array(control, 64);
+const next = new Int32Array(counter);
 const SEQ = 0;
 const DONE = 1;
 const READY = 4;
 const FAILED = 5;
+const CHUNK = 6;
+const END = 7;
+const AT = 8;
 // After a call, spin this long for the next one before sleeping: a training step calls the kernels
 // back to back, and waking a sleeping thread costs far more on a virtual machine (its idle CPU halts)
 // than the gaps between two calls. Small 7x7 and 4x4 layers went from 19 to 30-40 GMAC/s on two
@@ -32,7 +38,22 @@ for (;;) {
   const a = new Array(n);
   for (let i = 0; i < n; i++) a[i] = args[i];
   try {
-    fns[ctrl[2]](...a);
+    const fn = fns[ctrl[2]];
+    const chunk = ctrl[CHUNK];
+    if (chunk > 0) {
+      // Claim chunks of the loop until none is left (see SimdKernels.parallel in ./module.ts).
+      const end = ctrl[END];
+      const at = ctrl[AT];
+      for (;;) {
+        const lo = Atomics.add(next, 0, 1) * chunk;
+        if (lo >= end) break;
+        a[at] = lo;
+        a[at + 1] = Math.min(end, lo + chunk);
+        fn(...a);
+      }
+    } else {
+      fn(...a);
+    }
     ctrl[FAILED] = 0;
   } catch {
     ctrl[FAILED] = 1;
