@@ -38,4 +38,12 @@ export class BasicConv2d extends Module {
     if (!this.bn) return this.conv.apply(x, true); // conv + bias + ReLU in one fused kernel
     return this.bn.applyRelu(this.conv.apply(x), ctx); // BatchNorm + ReLU (one op on wasm)
   }
+
+  /**
+   * The rest of apply after the conv, for a conv run elsewhere (./nn/shared_input_convs.ts): with
+   * BatchNorm, BatchNorm + ReLU of `y`, the conv's output; without, `y` itself, ReLU'd with the conv.
+   */
+  activate(y: tf.Tensor4D, ctx: ForwardContext): tf.Tensor4D {
+    return this.bn ? this.bn.applyRelu(y, ctx) : y;
+  }
 }

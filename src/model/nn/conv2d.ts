@@ -33,20 +33,28 @@ export class Conv2d extends Module {
 
   /** [N, H, W, in] -> [N, H', W', out]; `relu` fuses the activation into the conv kernel. */
   apply(x: tf.Tensor4D, relu = false): tf.Tensor4D {
-    if (this.bias) {
-      // The fused kernel in training too (tf.fused.conv2d splits it into three while a tape records),
-      // with the gradient registered in ./fused_conv_grad.ts.
-      registerFusedConvGradient();
-      return tf.engine().runKernel(
-        'FusedConv2D',
-        { x, filter: this.weight, bias: this.bias },
-        { strides: this.stride, pad: this.padding, dataFormat: 'NHWC', dilations: 1, activation: relu ? 'relu' : 'linear' } as unknown as tf.NamedAttrMap,
-      ) as tf.Tensor4D;
-    }
-    // No bias (torchvision: BatchNorm follows): the plain Conv2D kernel, whose gradient computes only
-    // what the tape needs (tf.fused.conv2d's own gradient computes the input gradient always, and
-    // conv1's on the images was 15% of a torchvision step).
-    const y = tf.conv2d(x, this.weight as tf.Tensor4D, this.stride, this.padding);
-    return relu ? tf.relu(y) : y;
+    return convolve(x, this.weight as tf.Tensor4D, this.bias as tf.Tensor1D | null, this.stride, this.padding, relu);
   }
+}
+
+/**
+ * [N, H, W, in] -> [N, H', W', out]: x convolved with weight [k, k, in, out] (+ bias [out]), ReLU'd if
+ * `relu`, as Conv2d.apply runs it (and ./shared_input_convs.ts on concatenated weights).
+ */
+export function convolve(x: tf.Tensor4D, weight: tf.Tensor4D, bias: tf.Tensor1D | null, stride: number, padding: number, relu: boolean): tf.Tensor4D {
+  if (bias) {
+    // The fused kernel in training too (tf.fused.conv2d splits it into three while a tape records),
+    // with the gradient registered in ./fused_conv_grad.ts.
+    registerFusedConvGradient();
+    return tf.engine().runKernel(
+      'FusedConv2D',
+      { x, filter: weight, bias },
+      { strides: stride, pad: padding, dataFormat: 'NHWC', dilations: 1, activation: relu ? 'relu' : 'linear' } as unknown as tf.NamedAttrMap,
+    ) as tf.Tensor4D;
+  }
+  // No bias (torchvision: BatchNorm follows): the plain Conv2D kernel, whose gradient computes only
+  // what the tape needs (tf.fused.conv2d's own gradient computes the input gradient always, and
+  // conv1's on the images was 15% of a torchvision step).
+  const y = tf.conv2d(x, weight, stride, padding);
+  return relu ? tf.relu(y) : y;
 }

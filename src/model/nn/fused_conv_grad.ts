@@ -87,9 +87,10 @@ export function registerFusedConvGradient(): void {
         // The tape calls the closures in input order (x, filter, bias): after bias, g is done with.
         bias: () => {
           const gr = g();
-          const fused = pendingBiasGrad;
-          pendingBiasGrad = null; // the tape owns it now
-          const db = fused ?? tf.sum(gr, [0, 1, 2]);
+          // The kept one-pass db handed to the tape as an ordinary tensor of this scope (a clone shares
+          // its data): the tape frees the gradients it passes on, as when the bias is a concatenation
+          // (./shared_input_convs.ts), and a kept one would outlive the step.
+          const db = pendingBiasGrad ? pendingBiasGrad.clone() : tf.sum(gr, [0, 1, 2]);
           releaseReluGrad();
           return db;
         },
