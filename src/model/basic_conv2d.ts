@@ -35,13 +35,13 @@ export class BasicConv2d extends Module {
 
   /** [N, H, W, in] -> [N, H', W', out], H' = floor((H + 2p - k) / s) + 1 */
   apply(x: tf.Tensor4D, ctx: ForwardContext): tf.Tensor4D {
-    if (!this.bn) return this.conv.apply(x, true); // conv + bias + ReLU in one fused kernel
-    return this.bn.applyRelu(this.conv.apply(x), ctx); // BatchNorm + ReLU (one op on wasm)
+    // Without BatchNorm: conv + bias + ReLU in one fused kernel.
+    return this.activate(this.conv.apply(x, !this.bn), ctx);
   }
 
   /**
-   * The rest of apply after the conv, for a conv run elsewhere (./nn/shared_input_convs.ts): with
-   * BatchNorm, BatchNorm + ReLU of `y`, the conv's output; without, `y` itself, ReLU'd with the conv.
+   * What follows the conv, also for a conv run elsewhere (./nn/shared_input_convs.ts): with BatchNorm,
+   * BatchNorm + ReLU of `y`, the conv's output (one op on wasm); without, `y` itself, ReLU'd with the conv.
    */
   activate(y: tf.Tensor4D, ctx: ForwardContext): tf.Tensor4D {
     return this.bn ? this.bn.applyRelu(y, ctx) : y;
