@@ -185,35 +185,45 @@ test('inference convolutions on the SIMD tile keep each filter packed until it c
 // of its 16 outputs), a 4x4 map with 12 input channels (the 4x4 tiles cover it exactly; fewer channels
 // than a 4x8 tile's rows x 4; its input gradient, with 12 output channels, is not on the SIMD path). tile: m of the forward pass's and input gradient's F(m x m, 3x3) and of
 // the filter gradient's F(3x3, m x m) (winogradTile).
-const WINOGRAD_CASES: { n: number; h: number; ci: number; co: number; tile: 0 | 2 | 4; what: string }[] = [
+// And the 5x5 ones (k: 5, pad 2) by F(2x2, 5x5) and F(5x5, 2x2): inception3b's branch3 (14x14), 4e's
+// (7x7), 5b's at 112 px (3x3), and a 1x1 map, where the 2x2 tiles would cost more than the direct sum.
+const WINOGRAD_CASES: { n: number; h: number; ci: number; co: number; k?: 3 | 5; tile: 0 | 2 | 4; gradTile?: 0 | 2 | 4; what: string }[] = [
   { n: 2, h: 28, ci: 64, co: 192, tile: 4, what: 'conv2 64 -> 192 on 28x28' },
   { n: 2, h: 14, ci: 128, co: 192, tile: 4, what: 'inception3b 128 -> 192 on 14x14' },
   { n: 3, h: 7, ci: 160, co: 320, tile: 4, what: 'inception4e 160 -> 320 on 7x7' },
   { n: 2, h: 6, ci: 96, co: 128, tile: 2, what: '96 -> 128 on 6x6 (2x2 tiles cover it exactly)' },
   { n: 2, h: 3, ci: 192, co: 384, tile: 4, what: 'inception5b 192 -> 384 on 3x3' },
   { n: 3, h: 4, ci: 12, co: 16, tile: 4, what: '12 -> 16 on 4x4' },
+  { n: 2, h: 14, ci: 32, co: 96, k: 5, tile: 2, what: '5x5 inception3b branch3 32 -> 96 on 14x14' },
+  { n: 3, h: 7, ci: 32, co: 128, k: 5, tile: 2, what: '5x5 inception4e branch3 32 -> 128 on 7x7' },
+  { n: 2, h: 3, ci: 48, co: 128, k: 5, tile: 2, gradTile: 0, what: '5x5 inception5b branch3 48 -> 128 on 3x3 (its filter gradient direct)' },
+  { n: 2, h: 1, ci: 16, co: 32, k: 5, tile: 0, what: '5x5 16 -> 32 on 1x1 (direct)' },
 ];
 
 for (const c of WINOGRAD_CASES) {
-  test(`3x3 convolutions by Winograd (F(4x4, 3x3) or F(2x2, 3x3): forward with bias + ReLU, input gradient, inference with the kept transform; F(3x3, 4x4) or F(3x3, 2x2): filter gradient) match cpu: ${c.what}`, async () => {
-    const info = tf.backend_util.computeConv2DInfo([c.n, c.h, c.h, c.ci], [3, 3, c.ci, c.co], 1, 1, 1);
+  const k = c.k ?? 3;
+  const pad = (k - 1) / 2;
+  test(`${k}x${k} convolutions by Winograd (F(4x4, 3x3), F(2x2, 3x3) or F(2x2, 5x5): forward with bias + ReLU, input gradient, inference with the kept transform; F(3x3, 4x4), F(3x3, 2x2) or F(5x5, 2x2): filter gradient) match cpu: ${c.what}`, async () => {
+    const info = tf.backend_util.computeConv2DInfo([c.n, c.h, c.h, c.ci], [k, k, c.ci, c.co], 1, 1, pad);
     assert.equal(winogradTile(info), c.tile, 'tile');
+    const gradTile = c.gradTile ?? c.tile;
+    assert.equal(winogradTile(info, true), gradTile, 'filter gradient tile');
     const xs = randn(c.n * c.h * c.h * c.ci, 11);
-    const ws = randn(9 * c.ci * c.co, 12).map((v) => v / Math.sqrt(9 * c.ci));
+    const ws = randn(k * k * c.ci * c.co, 12).map((v) => v / Math.sqrt(k * k * c.ci));
     const bs = randn(c.co, 13);
     const dys = randn(c.n * c.h * c.h * c.co, 14);
     const run = () => {
       const x = tf.tensor4d(xs, [c.n, c.h, c.h, c.ci]);
-      const f = tf.tensor4d(ws, [3, 3, c.ci, c.co]);
+      const f = tf.tensor4d(ws, [k, k, c.ci, c.co]);
       const b = tf.tensor1d(bs);
       const dy = tf.tensor4d(dys, [c.n, c.h, c.h, c.co]);
       // Forward as in training (a tape records: the transform is made per call) and in inference (kept).
-      const training = tf.grad((a: tf.Tensor) => tf.fused.conv2d({ x: a as tf.Tensor4D, filter: f, bias: b, strides: 1, pad: 1, activation: 'linear' }).mul(dy).sum());
+      const training = tf.grad((a: tf.Tensor) => tf.fused.conv2d({ x: a as tf.Tensor4D, filter: f, bias: b, strides: 1, pad, activation: 'linear' }).mul(dy).sum());
       const dx = read(training(x));
-      const y = read(tf.fused.conv2d({ x, filter: f, bias: b, strides: 1, pad: 1, activation: 'relu' }));
-      const again = read(tf.fused.conv2d({ x, filter: f, bias: b, strides: 1, pad: 1, activation: 'relu' }));
-      const dxKernel = read(tf.engine().runKernel('Conv2DBackpropInput', { dy, filter: f }, { strides: 1, pad: 1, dataFormat: 'NHWC', inputShape: [c.n, c.h, c.h, c.ci] }) as tf.Tensor);
-      const dw = read(tf.engine().runKernel('Conv2DBackpropFilter', { x, dy }, { strides: 1, pad: 1, dataFormat: 'NHWC', filterShape: [3, 3, c.ci, c.co] }) as tf.Tensor);
+      const y = read(tf.fused.conv2d({ x, filter: f, bias: b, strides: 1, pad, activation: 'relu' }));
+      const again = read(tf.fused.conv2d({ x, filter: f, bias: b, strides: 1, pad, activation: 'relu' }));
+      const dxKernel = read(tf.engine().runKernel('Conv2DBackpropInput', { dy, filter: f }, { strides: 1, pad, dataFormat: 'NHWC', inputShape: [c.n, c.h, c.h, c.ci] }) as tf.Tensor);
+      const dw = read(tf.engine().runKernel('Conv2DBackpropFilter', { x, dy }, { strides: 1, pad, dataFormat: 'NHWC', filterShape: [k, k, c.ci, c.co] }) as tf.Tensor);
       tf.dispose([x, f, b, dy]);
       return { y, again, dx, dxKernel, dw };
     };
@@ -237,7 +247,7 @@ for (const c of WINOGRAD_CASES) {
     // The input gradient is a convolution with ci output channels: SIMD (and Winograd) only for ci % 8 == 0.
     const dxTile = c.tile && c.ci % 8 === 0;
     assert.equal(same(r.wasm.dxKernel, direct.dxKernel), !dxTile, `input gradient ${dxTile ? 'differs from' : 'equals'} the direct GEMM's`);
-    assert.equal(same(r.wasm.dw, direct.dw), !c.tile, `filter gradient ${c.tile ? 'differs from' : 'equals'} the direct GEMM's`);
+    assert.equal(same(r.wasm.dw, direct.dw), !gradTile, `filter gradient ${gradTile ? 'differs from' : 'equals'} the direct GEMM's`);
   });
 }
 

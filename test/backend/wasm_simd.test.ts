@@ -201,51 +201,56 @@ function convForward(
 }
 
 /**
- * What ../../src/backend/wasm/conv.ts does for a 3x3 stride-1 convolution by F(m x m, 3x3): transform W
- * (winograd_filter), then winograd_conv over work items, each block of 16 tiles split into `chunks` runs
- * of W's panels.
+ * What ../../src/backend/wasm/conv.ts does for an r x r stride-1 convolution by F(m x m, r x r) (r the
+ * case's kh): transform W (winograd_filter), then winograd_conv over work items, each block of 16 tiles
+ * split into `chunks` runs of W's panels.
  */
 function winogradForward(m: 2 | 4): typeof convForward {
   return (k, heap, x, wt, bias, relu, g, chunks, pieces = 0) => {
     const pixels = g.n * g.oh * g.ow;
-    const positions = (m + 2) ** 2;
+    const r = g.kh;
+    const positions = (m + r - 1) ** 2;
     const u = heap.alloc(positions * (g.ci * g.co + WINOGRAD_PAD));
     const scratch = heap.alloc(k.threads * positions * (16 * (g.ci + 8) + WINOGRAD_PAD));
     const y = heap.put(new Float32Array(pixels * g.co).fill(5)); // must be overwritten
-    k.parallel('winograd_filter', [heap.put(wt), u, g.ci, g.co, m, 0, 0], 5, g.co / 8, positions * g.ci * g.co);
+    k.parallel('winograd_filter', [heap.put(wt), u, g.ci, g.co, m, r, 0, 0], 6, g.co / 8, positions * g.ci * g.co);
     const blocks = Math.ceil((g.n * Math.ceil(g.oh / m) * Math.ceil(g.ow / m)) / 16);
     k.parallel(
       'winograd_conv',
-      [heap.put(x), u, heap.put(bias), scratch, y, g.n, g.h, g.w, g.ci, g.oh, g.ow, g.pt, g.pl, g.co, m, relu ? 1 : 0, 0, chunks, 0, 0],
-      18,
+      [heap.put(x), u, heap.put(bias), scratch, y, g.n, g.h, g.w, g.ci, g.oh, g.ow, g.pt, g.pl, g.co, m, r, relu ? 1 : 0, 0, chunks, 0, 0],
+      19,
       blocks * chunks,
-      pixels * 9 * g.ci * g.co,
+      pixels * r * r * g.ci * g.co,
       1,
-      16,
+      17,
       pieces,
     );
     return heap.f32(y, pixels * g.co).slice();
   };
 }
 
-/** What ../../src/backend/wasm/conv_backprop.ts does for a 3x3 stride-1 filter gradient by F(3x3, mt x mt) (ci a multiple of 4). */
+/**
+ * What ../../src/backend/wasm/conv_backprop.ts does for an r x r stride-1 filter gradient by
+ * F(r x r, mt x mt) (r the case's kh; ci a multiple of 4).
+ */
 function winogradFilterGrad(k: SimdKernels, heap: Heap, x: Float32Array, dy: Float32Array, g: Conv, mt: 2 | 4): Float32Array {
-  const positions = (mt + 2) ** 2;
+  const r = g.kh;
+  const positions = (mt + r - 1) ** 2;
   const vp = heap.alloc(positions * (g.ci * 64 + WINOGRAD_PAD));
   const up = heap.alloc(k.threads * positions * (g.co * 64 + WINOGRAD_PAD));
   const m = heap.alloc(positions * (g.ci * g.co + WINOGRAD_PAD));
-  const dw = heap.put(new Float32Array(9 * g.ci * g.co).fill(5)); // must be overwritten
+  const dw = heap.put(new Float32Array(r * r * g.ci * g.co).fill(5)); // must be overwritten
   const tiles = g.n * Math.ceil(g.oh / mt) * Math.ceil(g.ow / mt);
   k.parallel(
     'winograd_filter_grad',
-    [heap.put(x), heap.put(dy), vp, up, m, dw, g.n, g.h, g.w, g.ci, g.oh, g.ow, g.pt, g.pl, g.co, mt, 0, 0, 0],
-    17,
+    [heap.put(x), heap.put(dy), vp, up, m, dw, g.n, g.h, g.w, g.ci, g.oh, g.ow, g.pt, g.pl, g.co, mt, r, 0, 0, 0],
+    18,
     g.ci / 4,
     positions * tiles * g.ci * g.co,
     1,
-    16,
+    17,
   );
-  return heap.f32(dw, 9 * g.ci * g.co).slice();
+  return heap.f32(dw, r * r * g.ci * g.co).slice();
 }
 
 const WINOGRAD_CASES: [string, Conv][] = [
@@ -254,6 +259,17 @@ const WINOGRAD_CASES: [string, Conv][] = [
   ['3x3 pad 1, 384 -> 192 on 5x6 (an input gradient of 5b: reduction over 2 blocks of 256)', conv(2, 5, 6, 384, 192, 3, 1, 1)],
   ['3x3 valid, 8 -> 16 on 9x7 (no padding, odd output)', conv(1, 9, 7, 8, 16, 3, 1, 0)],
   ['3x3 pad 2, 4 -> 8 on 3x3 (more padding than k-1-p: whole tiles in the padding)', conv(2, 3, 3, 4, 8, 3, 1, 2)],
+];
+
+// 5x5 stride-1 convolutions by F(2x2, 5x5) (forward) and F(5x5, 2x2) (filter gradient): inception3b's
+// branch3 (14x14), 4e's (7x7: tiles over the edge), 5b's at 112 px (3x3), and an input gradient's shape
+// (pad 2 on a map that is not square, reduction over 2 blocks of 256 channels).
+const WINOGRAD5_CASES: [string, Conv][] = [
+  ['5x5 pad 2, 32 -> 96 on 14x14 (inception3b branch3)', conv(2, 14, 14, 32, 96, 5, 1, 2)],
+  ['5x5 pad 2, 32 -> 128 on 7x7 (inception4e: odd map, tiles over the edge)', conv(3, 7, 7, 32, 128, 5, 1, 2)],
+  ['5x5 pad 2, 48 -> 128 on 3x3 (inception5b at 112 px)', conv(2, 3, 3, 48, 128, 5, 1, 2)],
+  ['5x5 pad 2, 384 -> 16 on 5x6 (an input gradient: reduction over 2 blocks of 256)', conv(2, 5, 6, 384, 16, 5, 1, 2)],
+  ['5x5 valid, 8 -> 16 on 9x8 (no padding, odd output)', conv(1, 9, 8, 8, 16, 5, 1, 0)],
 ];
 
 const FORWARD_CASES: [string, Conv][] = [
@@ -284,7 +300,7 @@ test('SIMD kernels: this engine runs the FMA build (relaxed SIMD, switched on at
 for (const [fma, shared] of [false, true].flatMap((f) => [false, true].map((s) => [f, s]))) {
   const label = `${fma ? 'FMA build' : 'plain build'}, ${shared ? 'shared memory, 1 helper thread' : 'unshared memory, 1 thread'}`;
 
-  test(`SIMD kernels (${label}): conv filter gradient (direct, and by Winograd F(3x3, 2x2) and F(3x3, 4x4)) matches a float64 reference`, async () => {
+  test(`SIMD kernels (${label}): conv filter gradient (direct, and by Winograd F(3x3, 2x2), F(3x3, 4x4) and F(5x5, 2x2)) matches a float64 reference`, async () => {
     const heap = new Heap(shared);
     const k = new SimdKernels(heap.memory, 1, fma);
     assert.equal(await k.whenReady(), shared ? 1 : 0);
@@ -308,6 +324,13 @@ for (const [fma, shared] of [false, true].flatMap((f) => [false, true].map((s) =
         const e = maxRelErr(winogradFilterGrad(k, heap, x, dy, g, mt), want);
         assert.ok(e < 1e-5, `Winograd filter gradient F(3x3, ${mt}x${mt}), ${name}: relative error ${e}`);
       }
+    }
+    // F(5x5, 2x2): F(2x2, 5x5)'s points, its G5's first two columns on dy and the points' powers on M.
+    for (const [name, g] of WINOGRAD5_CASES) {
+      const x = randn(g.n * g.h * g.w * g.ci, 5, 0.3);
+      const dy = randn(g.n * g.oh * g.ow * g.co, 6);
+      const e = maxRelErr(winogradFilterGrad(k, heap, x, dy, g, 2), filterGradRef(x, dy, g));
+      assert.ok(e < 1e-5, `Winograd filter gradient F(5x5, 2x2), ${name}: relative error ${e}`);
     }
     heap.assertGuards(label);
     assert.ok(shared ? k.splitCalls > 0 : k.splitCalls === 0, `split calls: ${k.splitCalls}`);
@@ -354,6 +377,10 @@ for (const [fma, shared] of [false, true].flatMap((f) => [false, true].map((s) =
   // F(2x2, 3x3)'s float32 error, still inside the direct kernels' tolerance.
   test(`SIMD kernels (${label}): 3x3 convolutions by Winograd F(4x4, 3x3) with bias and ReLU match a float64 reference`, () =>
     forwardMatches(WINOGRAD_CASES, winogradForward(4), 35));
+
+  // F(2x2, 5x5) shares F(4x4, 3x3)'s input transform; its G5 reaches 16/15 and A^T 2.
+  test(`SIMD kernels (${label}): 5x5 convolutions by Winograd F(2x2, 5x5) with bias and ReLU match a float64 reference`, () =>
+    forwardMatches(WINOGRAD5_CASES, winogradForward(2), 45));
 
   test(`SIMD kernels (${label}): BatchNorm statistics, normalisation with ReLU and its two gradient passes match a float64 reference`, async () => {
     const heap = new Heap(shared);

@@ -109,8 +109,8 @@ const WINOGRAD_MIN_USE = 0.7;
 let winogradOn = true;
 
 /**
- * Whether 3x3 stride-1 convolutions (forward, and the input gradient of one) run by Winograd's
- * F(2x2, 3x3) (on by default; false: the direct GEMM). For tests and benchmarks comparing the two.
+ * Whether 3x3 and 5x5 stride-1 convolutions (forward, input and filter gradients) run by Winograd's
+ * minimal filtering (on by default; false: the direct GEMM). For tests and benchmarks comparing the two.
  */
 export function setWinograd(on: boolean): void {
   winogradOn = on;
@@ -126,25 +126,48 @@ function winogradCovers(info: tf.backend_util.Conv2DInfo): boolean {
   return winograd3x3(info) && (oh * ow) / (4 * Math.ceil(oh / 2) * Math.ceil(ow / 2)) >= WINOGRAD_MIN_USE;
 }
 
-/** Whether Winograd is on and this is a 3x3 stride-1 convolution that simdConvCovers. */
-function winograd3x3(info: tf.backend_util.Conv2DInfo): boolean {
+/** Whether Winograd is on and this is an r x r stride-1 convolution that simdConvCovers. */
+function winogradSquare(info: tf.backend_util.Conv2DInfo, r: number): boolean {
   const { filterHeight: kh, filterWidth: kw, strideHeight: sh, strideWidth: sw } = info;
-  return winogradOn && kh === 3 && kw === 3 && sh === 1 && sw === 1 && simdConvCovers(info);
+  return winogradOn && kh === r && kw === r && sh === 1 && sw === 1 && simdConvCovers(info);
 }
+
+function winograd3x3(info: tf.backend_util.Conv2DInfo): boolean {
+  return winogradSquare(info, 3);
+}
+
+/**
+ * The largest share of the direct sum's products (25 per output) that F(2x2, 5x5)'s (36 per 2x2 tile,
+ * over the tiles that cover the map) may reach for it to be taken: its transforms cost more than
+ * F(4x4, 3x3)'s per product (36 positions for 4 outputs), so it must save a third at least. 14x14 and
+ * 28x28: 0.36; 7x7: 0.47; 3x3 (inception5 at 112 px): 0.64; a 1x1 map, 1.44, stays direct.
+ */
+const WINOGRAD5_MAX_COST = 0.7;
+
+/**
+ * The same for F(5x5, 2x2), the filter gradient: its output transform and the transform of dy per tile
+ * weigh more on small maps; on a 3x3 map (0.64) it ran no faster than the direct GEMM, on 7x7 1.2x.
+ */
+const WINOGRAD5_GRAD_MAX_COST = 0.5;
 
 /** The smallest share of the 4x4 tiles' outputs that must lie inside the map for F(4x4, 3x3) to pay. */
 const WINOGRAD4_MIN_USE = 0.55;
 
 /**
  * The output tile winograd_conv takes for this forward convolution (or input gradient), m for
- * F(m x m, 3x3), and the tile of dy winograd_filter_grad takes for its filter gradient, F(3x3, m x m)
- * (the same products per tile), or 0 for the direct GEMM. 4 where the 4x4 tiles are used enough (a 3x3 map: 9 of 16
+ * F(m x m, r x r), and the tile of dy winograd_filter_grad takes for its filter gradient, F(r x r, m x m)
+ * (the same products per tile), or 0 for the direct GEMM. 5x5 stride-1 convolutions: 2, F(2x2, 5x5),
+ * where it pays (WINOGRAD5_MAX_COST; `filterGrad`: the filter gradient's, WINOGRAD5_GRAD_MAX_COST). 3x3 ones: 4 where the 4x4 tiles are used enough (a 3x3 map: 9 of 16
  * outputs, 36 products against the direct sum's 81) and their 36 products per tile cost less over the
  * map than F(2x2, 3x3)'s 16 per 2x2 tile (28x28: 1.78x fewer; 14x14 and 7x7, where the 4x4 tiles hang
  * over the edge: 1.36x and 1.78x); else 2 where winogradCovers; else 0.
  */
-export function winogradTile(info: tf.backend_util.Conv2DInfo): 0 | 2 | 4 {
+export function winogradTile(info: tf.backend_util.Conv2DInfo, filterGrad = false): 0 | 2 | 4 {
   const { outHeight: oh, outWidth: ow } = info;
+  if (winogradSquare(info, 5)) {
+    const cost = (36 * Math.ceil(oh / 2) * Math.ceil(ow / 2)) / (25 * oh * ow);
+    return cost <= (filterGrad ? WINOGRAD5_GRAD_MAX_COST : WINOGRAD5_MAX_COST) ? 2 : 0;
+  }
   if (!winograd3x3(info)) return 0;
   const cost = (m: number) => (m + 2) ** 2 * Math.ceil(oh / m) * Math.ceil(ow / m);
   if ((oh * ow) / (16 * Math.ceil(oh / 4) * Math.ceil(ow / 4)) >= WINOGRAD4_MIN_USE && cost(4) < cost(2)) return 4;
@@ -152,10 +175,11 @@ export function winogradTile(info: tf.backend_util.Conv2DInfo): 0 | 2 | 4 {
 }
 
 /**
- * y = act(conv(x, filter) + bias) by F(m x m, 3x3), m from winogradTile (winograd_conv in
- * ./simd/kernels.c); x has ci4 channels (a multiple of 4), the filter is padded to match. The filter's
- * transform U [(m+2)^2][co/8][ci4][8] (a pad after each position's block) is made per call in training
- * and kept per filter tensor (and tile) in inference, as the direct path's panels are.
+ * y = act(conv(x, filter) + bias) by F(m x m, r x r), m from winogradTile, r the filter's size
+ * (winograd_conv in ./simd/kernels.c); x has ci4 channels (a multiple of 4), the filter is padded to
+ * match. The filter's transform U [(m+r-1)^2][co/8][ci4][8] (a pad after each position's block) is
+ * made per call in training and kept per filter tensor (and tile) in inference, as the direct path's
+ * panels are.
  */
 function winogradConv2d(
   backend: BackendWasm,
@@ -170,16 +194,17 @@ function winogradConv2d(
 ): Info {
   const { batchSize: n, inHeight: h, inWidth: w, outHeight: oh, outWidth: ow, outChannels: co } = info;
   const simd = simdKernels(backend);
-  const positions = (m + 2) ** 2;
+  const r = info.filterHeight;
+  const positions = (m + r - 1) ** 2;
   const transform = () => {
     const f4 = ci4 === info.inChannels ? filter : paddedChannels(backend, filter, ci4, 2);
     const u = backend.makeOutput([positions, ci4 * co + WINOGRAD_PAD], 'float32');
-    // winograd_filter(w, u, ci, co, m, cb0, cb1), split over 8-channel panels
-    simd.parallel('winograd_filter', [memoryOffset(backend, f4), memoryOffset(backend, u), ci4, co, m, 0, 0], 5, co / 8, positions * ci4 * co);
+    // winograd_filter(w, u, ci, co, m, r, cb0, cb1), split over 8-channel panels
+    simd.parallel('winograd_filter', [memoryOffset(backend, f4), memoryOffset(backend, u), ci4, co, m, r, 0, 0], 6, co / 8, positions * ci4 * co);
     dispose(backend, f4 === filter ? null : f4);
     return u;
   };
-  const u = cacheFilter ? cachedPacking(backend, filter.dataId, transform, `winograd${m}`) : transform();
+  const u = cacheFilter ? cachedPacking(backend, filter.dataId, transform, `winograd${m}x${r}`) : transform();
   const tiles = n * Math.ceil(oh / m) * Math.ceil(ow / m);
   const blocks = Math.ceil(tiles / WINOGRAD_TILES);
   const chunks = simd.threads === 1 || blocks >= ITEMS_PER_THREAD * simd.threads ? 1 : Math.min(co / 8, Math.ceil((ITEMS_PER_THREAD * simd.threads) / blocks));
@@ -187,19 +212,19 @@ function winogradConv2d(
   const scratch = backend.makeOutput([simd.threads, positions * (WINOGRAD_TILES * (ci4 + 8) + WINOGRAD_PAD)], 'float32');
   const zeros = bias ? null : backend.makeOutput([co], 'float32');
   if (zeros) f32(backend, zeros).fill(0);
-  // winograd_conv(x, u, bias, scratch, y, n, h, w, ci, oh, ow, pt, pl, co, m, relu, part, chunks, i0, i1),
+  // winograd_conv(x, u, bias, scratch, y, n, h, w, ci, oh, ow, pt, pl, co, m, r, relu, part, chunks, i0, i1),
   // split over work items (tile block x run of panels)
   simd.parallel(
     'winograd_conv',
     [
       memoryOffset(backend, x), memoryOffset(backend, u), memoryOffset(backend, bias ?? zeros!), memoryOffset(backend, scratch), memoryOffset(backend, out),
-      n, h, w, ci4, oh, ow, info.padInfo.top, info.padInfo.left, co, m, relu ? 1 : 0, 0, chunks, 0, 0,
+      n, h, w, ci4, oh, ow, info.padInfo.top, info.padInfo.left, co, m, r, relu ? 1 : 0, 0, chunks, 0, 0,
     ],
-    18,
+    19,
     blocks * chunks,
     positions * tiles * ci4 * co,
     1,
-    16,
+    17,
     PIECES,
   );
   dispose(backend, scratch, zeros, cacheFilter ? null : u);

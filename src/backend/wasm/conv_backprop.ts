@@ -116,7 +116,7 @@ export function simdFilterGrad(backend: BackendWasm, x: Info, dy: Info, info: tf
     f32(backend, out).fill(0);
     return out;
   }
-  const tile = ci % 4 === 0 ? winogradTile(info) : 0;
+  const tile = ci % 4 === 0 ? winogradTile(info, true) : 0;
   if (tile) return winogradFilterGrad(backend, x, dy, info, out, tile);
   // dW [m, co] = P^T [m, pixels] . dy [pixels, co] (conv_filter_grad in ./simd/kernels.c), its rows in
   // blocks of 4: where ci is not a multiple of 4 (conv1's 3 channels) the patch rows are packed from runs
@@ -158,32 +158,34 @@ export function simdFilterGrad(backend: BackendWasm, x: Info, dy: Info, info: tf
 const WINOGRAD_GRAD_TILES = 64;
 
 /**
- * dW [3, 3, ci, co] (into `out`) of a 3x3 stride-1 convolution by F(3x3, tile x tile) (winograd_filter_grad
- * in ./simd/kernels.c), the tile from winogradTile as for the forward pass: the transformed tiles'
- * products summed over all tiles into M [(tile+2)^2][ci][co], then one output transform. ci a multiple
- * of 4; the rows of 4 input channels are split over the threads.
+ * dW [r, r, ci, co] (into `out`) of an r x r stride-1 convolution by F(r x r, tile x tile)
+ * (winograd_filter_grad in ./simd/kernels.c: F(3x3, 2x2), F(3x3, 4x4), F(5x5, 2x2)), the tile from
+ * winogradTile as for the forward pass: the transformed tiles' products summed over all tiles into
+ * M [(tile+r-1)^2][ci][co], then one output transform. ci a multiple of 4; the rows of 4 input channels
+ * are split over the threads.
  */
 function winogradFilterGrad(backend: BackendWasm, x: Info, dy: Info, info: tf.backend_util.Conv2DInfo, out: Info, tile: 2 | 4): Info {
   const { batchSize: n, inHeight: h, inWidth: w, inChannels: ci, outHeight: oh, outWidth: ow, outChannels: co } = info;
   const simd = simdKernels(backend);
-  const positions = (tile + 2) ** 2;
+  const r = info.filterHeight;
+  const positions = (tile + r - 1) ** 2;
   // Each position's block followed by WINOGRAD_PAD floats (XPAD in kernels.c).
   const vp = backend.makeOutput([positions, ci * WINOGRAD_GRAD_TILES + WINOGRAD_PAD], 'float32');
   const up = backend.makeOutput([simd.threads, positions, co * WINOGRAD_GRAD_TILES + WINOGRAD_PAD], 'float32');
   const m = backend.makeOutput([positions, ci * co + WINOGRAD_PAD], 'float32');
   const tiles = n * Math.ceil(oh / tile) * Math.ceil(ow / tile);
-  // winograd_filter_grad(x, dy, vp, up, m, dw, n, h, w, ci, oh, ow, pt, pl, co, mt, part, rb0, rb1), split over row blocks
+  // winograd_filter_grad(x, dy, vp, up, m, dw, n, h, w, ci, oh, ow, pt, pl, co, mt, r, part, rb0, rb1), split over row blocks
   simd.parallel(
     'winograd_filter_grad',
     [
       memoryOffset(backend, x), memoryOffset(backend, dy), memoryOffset(backend, vp), memoryOffset(backend, up), memoryOffset(backend, m),
-      memoryOffset(backend, out), n, h, w, ci, oh, ow, info.padInfo.top, info.padInfo.left, co, tile, 0, 0, 0,
+      memoryOffset(backend, out), n, h, w, ci, oh, ow, info.padInfo.top, info.padInfo.left, co, tile, r, 0, 0, 0,
     ],
-    17,
+    18,
     ci / 4,
     positions * tiles * ci * co,
     1,
-    16,
+    17,
   );
   dispose(backend, vp, up, m);
   return out;

@@ -13,7 +13,7 @@ cd "$(dirname "$0")"
 CC=${CC:-$(command -v clang-16 || command -v clang)}
 LD=${WASM_LD:-$(command -v wasm-ld-16 || command -v wasm-ld)}
 OUT=${1:-.}
-CFLAGS=(--target=wasm32 -O3 -msimd128 -mbulk-memory -nostdlib -ffreestanding -fno-builtin -Wall -Wextra -Werror)
+CFLAGS=(--target=wasm32 -O3 -msimd128 -mbulk-memory -nostdlib -ffreestanding -fno-builtin -Wall -Wextra -Wshadow -Werror)
 LDFLAGS=(--no-entry --import-memory -z stack-size=0 --strip-debug)
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
