@@ -123,7 +123,7 @@ function filterGrad(k: SimdKernels, heap: Heap, x: Float32Array, dy: Float32Arra
   const m4 = Math.ceil(m / 4);
   const n8 = Math.ceil(g.co / 8);
   const pdy = heap.put(dy);
-  const bp = heap.alloc(k.threads * Math.min(kc, pixels) * n8 * 8);
+  const bp = heap.alloc(k.threads * Math.min(kc, pixels) * (n8 * 8 + 1)); // dy's panels and kc window offsets per thread
   const ap = heap.alloc(m4 * 4 * Math.min(kc, pixels));
   const c = heap.alloc(m4 * 4 * n8 * 8);
   k.parallel(

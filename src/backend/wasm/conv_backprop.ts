@@ -127,7 +127,8 @@ export function simdFilterGrad(backend: BackendWasm, x: Info, dy: Info, info: tf
   const exact = m % 4 === 0 && co % 8 === 0;
   const kc = Math.min(KC, pixels);
   const simd = simdKernels(backend);
-  const bp = backend.makeOutput([simd.threads, kc, n8 * 8], 'float32');
+  // Per thread: the slice of dy packed (kc x n8*8 floats), then kc ints (its pixels' window offsets).
+  const bp = backend.makeOutput([simd.threads, kc, n8 * 8 + 1], 'float32');
   const ap = backend.makeOutput([m4, kc, 4], 'float32');
   const c = exact ? out : backend.makeOutput([m4 * 4, n8 * 8], 'float32');
   // conv_filter_grad(x, dy, bp, ap, c, ldc, n, h, w, ci, oh, ow, kh, kw, sh, sw, pt, pl, co, kc, part, rb0, rb1),

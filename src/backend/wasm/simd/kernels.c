@@ -350,30 +350,59 @@ struct conv {
 };
 
 /*
- * ap [rb0..rb1)[kc][4] (the first kk of kc): rows r = 4 rb + i (r = (ky*kw + kx)*ci + c) of P for pixels
- * [p0, p0 + kk), p = (b*oh + oy)*ow + ox; zero outside x (padding). ci is a multiple of 4, so a block's
- * 4 rows are 4 channels of one tap: one vector per pixel (the caller pads conv1's 3 channels to 4).
+ * base [k] for pixels p = p0 + k, k < kk (p = (b*oh + oy)*ow + ox): the offset in x of the first float
+ * of the pixel's window (its top-left tap) where the whole window lies inside x, else -1. Made once per
+ * slice, so that the packers below step through the pixels with one load and one compare each in place
+ * of the pixel's coordinates and four bounds checks per row block.
  */
-static void pack_patches(const f32 *x, f32 *ap, int kc, const struct conv *g, int p0, int kk, int rb0, int rb1) {
+static void window_bases(const struct conv *g, int p0, int kk, int *base) {
+  int b = p0 / (g->oh * g->ow), rest = p0 - b * g->oh * g->ow;
+  int oy = rest / g->ow, ox = rest - oy * g->ow;
+  for (int k = 0; k < kk; k++) {
+    int iy0 = oy * g->sh - g->pt, ix0 = ox * g->sw - g->pl;
+    int inside = iy0 >= 0 && iy0 + g->kh <= g->h && ix0 >= 0 && ix0 + g->kw <= g->w;
+    base[k] = inside ? ((b * g->h + iy0) * g->w + ix0) * g->ci : -1;
+    if (++ox == g->ow) {
+      ox = 0;
+      if (++oy == g->oh) {
+        oy = 0;
+        b++;
+      }
+    }
+  }
+}
+
+/* Image, and the top-left tap's row and column in x, of the window of pixel p (a window base[] marks -1). */
+static inline void window_at(const struct conv *g, int p, int *b, int *iy0, int *ix0) {
+  *b = p / (g->oh * g->ow);
+  int rest = p - *b * g->oh * g->ow, oy = rest / g->ow;
+  *iy0 = oy * g->sh - g->pt;
+  *ix0 = (rest - oy * g->ow) * g->sw - g->pl;
+}
+
+/*
+ * ap [rb0..rb1)[kc][4] (the first kk of kc): rows r = 4 rb + i (r = (ky*kw + kx)*ci + c) of P for pixels
+ * [p0, p0 + kk), base from window_bases; zero outside x (padding). ci is a multiple of 4, so a block's
+ * 4 rows are 4 channels of one tap: one vector per pixel.
+ */
+static void pack_patches(const f32 *x, f32 *ap, int kc, const struct conv *g, const int *base, int p0, int kk, int rb0, int rb1) {
   int ci = g->ci, kwci = g->kw * ci;
   for (int rb = rb0; rb < rb1; rb++) {
     f32 *d = ap + rb * kc * 4; /* fixed stride: a thread on a shorter last slice stays in its rows */
     int r = rb * 4;
     int ky = r / kwci, kx = (r - ky * kwci) / ci, ch = r - ky * kwci - kx * ci;
-    int b = p0 / (g->oh * g->ow), rest = p0 - b * g->oh * g->ow;
-    int oy = rest / g->ow, ox = rest - oy * g->ow;
+    int off = (ky * g->w + kx) * ci + ch; /* from the window's first float */
     for (int k = 0; k < kk; k++, d += 4) {
-      int iy = oy * g->sh + ky - g->pt, ix = ox * g->sw + kx - g->pl;
-      if (iy >= 0 && iy < g->h && ix >= 0 && ix < g->w)
-        wasm_v128_store(d, wasm_v128_load(x + ((b * g->h + iy) * g->w + ix) * ci + ch));
-      else
-        wasm_v128_store(d, wasm_f32x4_splat(0.0f));
-      if (++ox == g->ow) {
-        ox = 0;
-        if (++oy == g->oh) {
-          oy = 0;
-          b++;
-        }
+      if (base[k] >= 0) {
+        wasm_v128_store(d, wasm_v128_load(x + base[k] + off));
+      } else {
+        int b, iy0, ix0;
+        window_at(g, p0 + k, &b, &iy0, &ix0);
+        int iy = iy0 + ky, ix = ix0 + kx;
+        if (iy >= 0 && iy < g->h && ix >= 0 && ix < g->w)
+          wasm_v128_store(d, wasm_v128_load(x + ((b * g->h + iy) * g->w + ix) * ci + ch));
+        else
+          wasm_v128_store(d, wasm_f32x4_splat(0.0f));
       }
     }
   }
@@ -382,11 +411,11 @@ static void pack_patches(const f32 *x, f32 *ap, int kc, const struct conv *g, in
 /*
  * pack_patches for ci not a multiple of 4 (conv1's 3 channels), rows in (ky, kx, c) order with no zero
  * channel (conv1: m = 147, in 37 blocks, the last one's fourth row zero). A block's 4 rows that lie in
- * one window row are 4 consecutive floats of x (one load per pixel) where their columns are inside x;
+ * one window row are 4 consecutive floats of x (one load per pixel) where the window is inside x;
  * otherwise (a block across two window rows, the padding) they are gathered one by one.
  */
-static void pack_patch_runs(const f32 *x, f32 *ap, int kc, const struct conv *g, int p0, int kk, int rb0, int rb1) {
-  int ci = g->ci, L = g->kw * ci, m = g->kh * L, hwc = g->h * g->w * ci, wc = g->w * ci;
+static void pack_patch_runs(const f32 *x, f32 *ap, int kc, const struct conv *g, const int *base, int p0, int kk, int rb0, int rb1) {
+  int ci = g->ci, L = g->kw * ci, m = g->kh * L, wc = g->w * ci;
   for (int rb = rb0; rb < rb1; rb++) {
     f32 *d = ap + rb * kc * 4;
     int r = rb * 4;
@@ -397,17 +426,11 @@ static void pack_patch_runs(const f32 *x, f32 *ap, int kc, const struct conv *g,
     int live1 = r + 1 < m, live2 = r + 2 < m, live3 = r + 3 < m;
     /* a block within one window row: its rows are x's floats j..j+3 from the window's first column */
     int j = r - ry0 * L, run = j + 4 <= L;
-    /* the rows' offsets from the window's first pixel, for windows inside x */
+    /* the rows' offsets from the window's first float, for windows inside x */
     int off0 = ry0 * wc + rx0 * ci + rc0, off1 = ry1 * wc + rx1 * ci + rc1, off2 = ry2 * wc + rx2 * ci + rc2, off3 = ry3 * wc + rx3 * ci + rc3;
-    int b = p0 / (g->oh * g->ow), rest = p0 - b * g->oh * g->ow;
-    int oy = rest / g->ow, ox = rest - oy * g->ow;
     for (int k = 0; k < kk; k++, d += 4) {
-      int iy0 = oy * g->sh - g->pt, ix0 = ox * g->sw - g->pl;
-      const f32 *xb = x + b * hwc;
-      int iy = iy0 + ry0;
-      int inside = iy0 >= 0 && iy0 + g->kh <= g->h && ix0 >= 0 && ix0 + g->kw <= g->w;
-      if (inside) {
-        const f32 *o = xb + iy0 * wc + ix0 * ci;
+      if (base[k] >= 0) {
+        const f32 *o = x + base[k];
         if (run) {
           wasm_v128_store(d, wasm_v128_load(o + off0));
         } else {
@@ -416,7 +439,13 @@ static void pack_patch_runs(const f32 *x, f32 *ap, int kc, const struct conv *g,
           d[2] = live2 ? o[off2] : 0.0f;
           d[3] = live3 ? o[off3] : 0.0f;
         }
-      } else if (run && iy >= 0 && iy < g->h && ix0 + rx0 >= 0 && ix0 + rx3 < g->w) {
+        continue;
+      }
+      int b, iy0, ix0;
+      window_at(g, p0 + k, &b, &iy0, &ix0);
+      const f32 *xb = x + b * g->h * wc;
+      int iy = iy0 + ry0;
+      if (run && iy >= 0 && iy < g->h && ix0 + rx0 >= 0 && ix0 + rx3 < g->w) {
         wasm_v128_store(d, wasm_v128_load(xb + iy * wc + ix0 * ci + j));
       } else {
 #define AT(ry, rx, rc, live)                                                                          \
@@ -428,38 +457,34 @@ static void pack_patch_runs(const f32 *x, f32 *ap, int kc, const struct conv *g,
         d[3] = AT(ry3, rx3, rc3, live3);
 #undef AT
       }
-      if (++ox == g->ow) {
-        ox = 0;
-        if (++oy == g->oh) {
-          oy = 0;
-          b++;
-        }
-      }
     }
   }
 }
 
 /*
  * Row blocks [rb0, rb1) of dW: c [4 * ceil(m / 4), ldc] = P^T dy, m = kh*kw*ci, dy [pixels, co]. Per slice of kc pixels,
- * the thread packs the slice of dy into its own bp region (part: kc * n8 * 8 floats; both threads pack
- * the same slice, which costs 2/m of the product and keeps no dy-sized copy) and its rows of P into ap
- * (m/4 blocks of kc pixels, shared, each thread writing its own row blocks).
+ * the thread packs the slice of dy into its own bp region (part: kc * n8 * 8 floats, then kc ints for
+ * window_bases; both threads pack the same slice, which costs 2/m of the product and keeps no dy-sized
+ * copy) and its rows of P into ap (m/4 blocks of kc pixels, shared, each thread writing its own row blocks).
  */
 EXPORT(conv_filter_grad)
 void conv_filter_grad(const f32 *x, const f32 *dy, f32 *bp, f32 *ap, f32 *c, int ldc, int n, int h, int w, int ci, int oh,
                       int ow, int kh, int kw, int sh, int sw, int pt, int pl, int co, int kc, int part, int rb0, int rb1) {
   struct conv g = {n, h, w, ci, oh, ow, kh, kw, sh, sw, pt, pl};
   int total = n * oh * ow, n8 = (co + 7) / 8;
-  f32 *mine = bp + part * kc * n8 * 8;
+  f32 *mine = bp + part * kc * (n8 * 8 + 1);
+  int *base = (int *)(mine + kc * n8 * 8);
   for (int p0 = 0; p0 < total; p0 += kc) {
     int kk = imin(kc, total - p0);
     pack_b8(dy + p0 * co, mine, kk, co, 0, n8);
+    window_bases(&g, p0, kk, base);
     if (ci % 4)
-      pack_patch_runs(x, ap, kc, &g, p0, kk, rb0, rb1);
+      pack_patch_runs(x, ap, kc, &g, base, p0, kk, rb0, rb1);
     else
-      pack_patches(x, ap, kc, &g, p0, kk, rb0, rb1);
-    for (int rb = rb0; rb < rb1; rb++)
-      for (int cb = 0; cb < n8; cb++)
+      pack_patches(x, ap, kc, &g, base, p0, kk, rb0, rb1);
+    /* panel by panel: its kk x 8 floats of dy (16 KB) stay in L1 over the row blocks, each read once */
+    for (int cb = 0; cb < n8; cb++)
+      for (int rb = rb0; rb < rb1; rb++)
         tile4x8(ap + rb * kc * 4, 1, 4, mine + cb * kk * 8, 8, kk, c + rb * 4 * ldc + cb * 8, ldc, p0 > 0, 0, c, 0, 4);
   }
 }
@@ -547,12 +572,15 @@ static void pack_pixel_runs(const f32 *x, f32 *ap, const struct conv *g, int q0,
         for (; j < L; j++, d += 4)
           for (int i = 0; i < 4; i++) d[i] = px[i][j];
       } else {
+        /* tap by tap, with no division in the loop (a tenth of conv1's tiles at 112 px come here) */
         for (int i = 0; i < 4; i++) {
           int iy = oy[i] * g->sh + ky - g->pt, ix0 = ox[i] * g->sw - g->pl;
           int row = ok[i] && iy >= 0 && iy < g->h;
-          for (int j = 0; j < L; j++) {
-            int ix = ix0 + j / ci;
-            d[j * 4 + i] = row && ix >= 0 && ix < g->w ? x[((b[i] * g->h + iy) * g->w + ix) * ci + j % ci] : 0.0f;
+          const f32 *src = x + (b[i] * g->h + (row ? iy : 0)) * g->w * ci;
+          f32 *o = d + i;
+          for (int kx = 0; kx < g->kw; kx++) {
+            int ix = ix0 + kx, in = row && ix >= 0 && ix < g->w;
+            for (int c = 0; c < ci; c++, o += 4) *o = in ? src[ix * ci + c] : 0.0f;
           }
         }
       }
