@@ -587,19 +587,20 @@ test('SIMD kernels: a call split into claimed chunks runs each item once, over 3
   const k = new SimdKernels(heap.memory, 3);
   assert.equal(await k.whenReady(), 3);
   // a += b in place: an element missed stays 0, one run twice becomes 2. Sizes that do not divide into
-  // 4 threads x PIECES chunks of 16 (add_arrays' alignment), and one smaller than a chunk per thread.
-  for (const size of [100_003, 65_536, 33_000]) {
+  // chunks of 16 (add_arrays' alignment), one smaller than a chunk per thread; and, with 64 times
+  // PIECES, more chunks than the schedule holds (the last one takes the rest).
+  for (const [size, pieces] of [[100_003, PIECES], [65_536, PIECES], [33_000, PIECES], [100_003, 64 * PIECES]]) {
     const a = heap.put(new Float32Array(size));
     const b = heap.put(new Float32Array(size).fill(1));
     for (let round = 0; round < 3; round++) {
-      k.parallel('add_arrays', [a, b, a, 0, 0], 3, size, size, 16, -1, PIECES);
+      k.parallel('add_arrays', [a, b, a, 0, 0], 3, size, size, 16, -1, pieces);
       const got = heap.f32(a, size);
       const wrong = got.findIndex((v) => v !== round + 1);
       assert.equal(wrong, -1, `size ${size}, round ${round}: element ${wrong} is ${got[wrong]}`);
     }
   }
   heap.assertGuards('claimed chunks');
-  assert.ok(k.splitCalls >= 9, `split calls: ${k.splitCalls}`);
+  assert.ok(k.splitCalls >= 12, `split calls: ${k.splitCalls}`);
 });
 
 test('SIMD kernels: a kernel that traps on a helper thread throws on the caller (no hang)', async () => {

@@ -1,10 +1,11 @@
 // A helper thread for ./module.ts: instantiates kernels.threads.wasm (compiled by the main thread) on
 // the wasm backend's shared memory and runs the share of a kernel call that the main thread hands it, then waits for the next.
 // Control block (Int32Array on a SharedArrayBuffer): [0] call sequence number, [1] last finished call,
-// [2] kernel index, [3] argument count, [4] 1 once ready, [5] 1 if the last call threw, [6] the size
-// of a claimed chunk (0: run the one share the arguments give), [7] the loop's end, [8] the index of its
+// [2] kernel index, [3] argument count, [4] 1 once ready, [5] 1 if the last call threw, [6] how many
+// chunks the call's range is cut into (0: run the one share the arguments give), [8] the index of its
 // bounds in the arguments; the arguments follow as float64 from byte 64. `next` (Int32Array, shared by
-// the caller and all helpers): the next chunk to claim, in calls split into chunks.
+// the caller and all helpers), in calls split into chunks: [0] the next chunk to claim, [1 + i] where
+// chunk i starts, [1 + count] the range's end.
 // (No top-level `module`, `exports` or `require` bindings: Node would then load this file as an ES module.)
 'use strict';
 const { workerData } = require('worker_threads');
@@ -19,8 +20,7 @@ const SEQ = 0;
 const DONE = 1;
 const READY = 4;
 const FAILED = 5;
-const CHUNK = 6;
-const END = 7;
+const CHUNKS = 6;
 const AT = 8;
 // After a call, spin this long for the next one before sleeping: a training step calls the kernels
 // back to back, and waking a sleeping thread costs far more on a virtual machine (its idle CPU halts)
@@ -39,16 +39,15 @@ for (;;) {
   for (let i = 0; i < n; i++) a[i] = args[i];
   try {
     const fn = fns[ctrl[2]];
-    const chunk = ctrl[CHUNK];
-    if (chunk > 0) {
+    const chunks = ctrl[CHUNKS];
+    if (chunks > 0) {
       // Claim chunks of the loop until none is left (see SimdKernels.parallel in ./module.ts).
-      const end = ctrl[END];
       const at = ctrl[AT];
       for (;;) {
-        const lo = Atomics.add(next, 0, 1) * chunk;
-        if (lo >= end) break;
-        a[at] = lo;
-        a[at + 1] = Math.min(end, lo + chunk);
+        const i = Atomics.add(next, 0, 1);
+        if (i >= chunks) break;
+        a[at] = next[1 + i];
+        a[at + 1] = next[2 + i];
         fn(...a);
       }
     } else {
