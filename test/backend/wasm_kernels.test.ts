@@ -346,6 +346,9 @@ test('Slice, SplitV and Identity match cpu', async () => {
     const out = [
       ...tf.split(x, [2, 3, 2], 3).map(read),
       ...tf.split(x, [1, 4], 1).map(read),
+      // a matrix's columns: a split and a concat on the last axis of rank 2 (join_rows)
+      ...tf.split(x.reshape([60, 7]), [3, 4], 1).map(read),
+      read(tf.concat([x.reshape([60, 7]), x.reshape([60, 7]).slice([0, 0], [60, 5])], 1)),
       read(tf.slice(x, [1, 1, 2, 3], [1, 3, 4, 2])),
       read(tf.slice(x, [0, 2, 0, 0], [2, 2, 6, 7])),
       read(tf.clone(x)),

@@ -3,14 +3,14 @@
  * reads its whole input out of the heap (`readSync`, a copy) before slicing, once per output, so SplitV
  * (the gradient of every inception concat) copies its input once per branch; Identity copies too. Here
  * slices copy only their own bytes, run by run, inside the heap (memmove), and Identity shares the data
- * (reference-counted, as the cpu backend and the wasm Reshape do). Where a slice's runs are rows at one
- * stride (every inception concat's gradient, a split on the channel axis) and on the channel axis of
- * float32 tensors for Concat, each branch's rows are copied with the SIMD module's copy_block, split
- * over the threads (the shipped Concat copies row by row in JavaScript: ~2.9 ms for inception3a's
- * output at 112 px, batch 16).
+ * (reference-counted, as the cpu backend and the wasm Reshape do). A float32 Concat or SplitV on the
+ * last axis (every inception block's output, its gradient, the shared-input convolutions' split) is one
+ * call of the SIMD module's join_rows over the rows, split over the threads (the shipped Concat copies
+ * row by row in JavaScript: ~2.9 ms for inception3a's output at 112 px, batch 16); other slices whose
+ * runs are rows at one stride go through copy_block.
  */
 import * as tf from '../../tf';
-import { BackendWasm, Info, KernelArgs, memoryOffset, sizeOf, wasmKernel } from './common';
+import { BackendWasm, Info, KernelArgs, dispose, heapBuffer, memoryOffset, sizeOf, wasmKernel } from './common';
 import { PIECES, simdKernels } from './simd/module';
 
 /**
@@ -20,6 +20,25 @@ import { PIECES, simdKernels } from './simd/module';
 function copyBlock(backend: BackendWasm, src: number, dst: number, rows: number, cols: number, from: number, to: number): void {
   // copy_block(src, dst, cols, sstride, dstride, r0, r1), split over rows
   simdKernels(backend).parallel('copy_block', [src, dst, cols, from, to, 0, 0], 5, rows, rows * cols, 1, -1, PIECES);
+}
+
+/**
+ * A concat (gather) or split of float32 `parts` on the last axis of `wide` [rows, c], in one call
+ * (join_rows, split over rows): each row of wide is written or read once, front to back, where a
+ * copy_block per part would make one pass per part with gaps.
+ */
+function joinRows(backend: BackendWasm, wide: Info, parts: Info[], gather: boolean): void {
+  const c = wide.shape[wide.shape.length - 1];
+  const rows = sizeOf(wide.shape) / c;
+  const table = backend.makeOutput([2 * parts.length], 'int32');
+  const t = new Int32Array(heapBuffer(backend), memoryOffset(backend, table), 2 * parts.length);
+  parts.forEach((p, i) => {
+    t[2 * i] = memoryOffset(backend, p);
+    t[2 * i + 1] = p.shape[p.shape.length - 1];
+  });
+  // join_rows(wide, table, parts, c, gather, r0, r1), split over rows
+  simdKernels(backend).parallel('join_rows', [memoryOffset(backend, wide), memoryOffset(backend, table), parts.length, c, gather ? 1 : 0, 0, 0], 5, rows, rows * c, 1, -1, PIECES);
+  dispose(backend, table);
 }
 
 function bytesPerElement(dtype: tf.DataType): number {
@@ -87,6 +106,11 @@ export function splitV(args: KernelArgs): Info[] {
   const { numOrSizeSplits, axis } = args.attrs as unknown as { numOrSizeSplits: number | number[]; axis: number };
   const ax = tf.util.parseAxisParam(axis, x.shape)[0];
   const sizes = tf.backend_util.prepareSplitSize(x, numOrSizeSplits, ax);
+  if (x.dtype === 'float32' && ax === x.shape.length - 1 && ax > 0 && sizes.length > 1 && sizes.every((n) => n > 0)) {
+    const outs = sizes.map((n) => backend.makeOutput([...x.shape.slice(0, ax), n], 'float32'));
+    joinRows(backend, x, outs, false);
+    return outs;
+  }
   const begin = new Array<number>(x.shape.length).fill(0);
   return sizes.map((n) => {
     const size = x.shape.slice();
@@ -110,12 +134,7 @@ export function concat(args: KernelArgs): Info {
   const c = shape[ax];
   const rows = sizeOf(shape) / c;
   const out = backend.makeOutput(shape, 'float32');
-  let col = 0;
-  for (const t of parts) {
-    const n = t.shape[ax];
-    copyBlock(backend, memoryOffset(backend, t), memoryOffset(backend, out) + 4 * col, rows, n, n, c);
-    col += n;
-  }
+  if (rows > 0 && c > 0) joinRows(backend, out, parts, true);
   return out;
 }
 

@@ -194,6 +194,28 @@ void copy_block(const f32 *src, f32 *dst, int cols, int sstride, int dstride, in
   for (int r = r0; r < r1; r++) copy(dst + r * dstride, src + r * sstride, cols);
 }
 
+/*
+ * Rows [r0, r1) of a concat or split on the last axis in one pass: wide [rows, c] holds the parts side
+ * by side; table [2 * parts] ints: part i's byte offset in the heap and its columns. gather = 1: each
+ * row of wide is made from the parts' rows (Concat); 0: the parts' rows are cut from it (SplitV). The
+ * wide row is written or read front to back, once.
+ */
+EXPORT(join_rows)
+void join_rows(f32 *wide, const int *table, int parts, int c, int gather, int r0, int r1) {
+  for (int r = r0; r < r1; r++) {
+    f32 *row = wide + r * c;
+    for (int i = 0; i < parts; i++) {
+      int n = table[2 * i + 1];
+      f32 *part = (f32 *)table[2 * i] + r * n;
+      if (gather)
+        copy(row, part, n);
+      else
+        copy(part, row, n);
+      row += n;
+    }
+  }
+}
+
 /* out[i] = a[i] + b[i] for i in [i0, i1). */
 EXPORT(add_arrays)
 void add_arrays(const f32 *a, const f32 *b, f32 *out, int i0, int i1) {

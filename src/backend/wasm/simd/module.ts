@@ -40,6 +40,7 @@ export const KERNEL_NAMES = [
   'winograd_filter',
   'winograd_conv',
   'winograd_filter_grad',
+  'join_rows',
 ] as const;
 export type KernelName = (typeof KERNEL_NAMES)[number];
 
