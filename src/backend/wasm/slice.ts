@@ -130,11 +130,9 @@ export function concat(args: KernelArgs): Info {
   const ax = tf.util.parseAxisParam(axis, inputs[0].shape)[0];
   const parts = inputs.filter((t) => sizeOf(t.shape) > 0);
   if (rank < 2 || ax !== rank - 1 || parts.length < 2 || parts.some((t) => t.dtype !== 'float32')) return wasmKernel('Concat').kernelFunc(args as never) as Info;
-  const shape = tf.backend_util.computeOutShape(inputs.map((t) => t.shape), ax);
-  const c = shape[ax];
-  const rows = sizeOf(shape) / c;
-  const out = backend.makeOutput(shape, 'float32');
-  if (rows > 0 && c > 0) joinRows(backend, out, parts, true);
+  // Two or more parts, none empty: the output has rows and columns.
+  const out = backend.makeOutput(tf.backend_util.computeOutShape(inputs.map((t) => t.shape), ax), 'float32');
+  joinRows(backend, out, parts, true);
   return out;
 }
 
