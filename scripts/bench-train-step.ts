@@ -5,7 +5,7 @@
  *   node --import tsx scripts/bench-train-step.ts --backend wasm --image-size 112 --batch-size 16 --steps 5
  *
  * Options: --warmup N (default 1), --profile-steps N (steps profiled per kernel, default 1; 0 = none),
- * --top N (kernels listed, default 25), --no-aux, --json.
+ * --top N (kernels listed, default 25), --no-aux, --json, --threads N (wasm; default one per CPU).
  *
  * img/s is wall-clock; on a machine shared with other jobs the rate by this process's CPU time is also
  * printed. The profile times kernels as tfjs's profiler does (wall-clock per kernel, one step).
@@ -26,6 +26,7 @@ interface Args {
   top: number;
   aux: boolean;
   json: boolean;
+  threads?: number;
 }
 
 function parseArgs(argv: string[]): Args {
@@ -52,6 +53,7 @@ function parseArgs(argv: string[]): Args {
       case '--top': a.top = n(); break;
       case '--no-aux': a.aux = false; break;
       case '--json': a.json = true; break;
+      case '--threads': a.threads = n(); break;
       default: throw new Error(`unknown option ${k}`);
     }
   }
@@ -64,7 +66,7 @@ function shapeKey(shapes: number[][]): string {
 
 async function main(): Promise<void> {
   const args = parseArgs(process.argv.slice(2));
-  const choice = await initBackend(args.backend as BackendName);
+  const choice = await initBackend(args.backend as BackendName, args.threads ? { wasmThreads: args.threads } : {});
   const { batchSize: n, imageSize: s } = args;
   const numClasses = 5;
   const model = createGoogLeNet({ variant: 'course', numClasses, auxLogits: args.aux, seed: 1 });
