@@ -79,30 +79,66 @@ function denseInfo(rows: number, k: number, n: number): tf.backend_util.Conv2DIn
 /**
  * The products of a dense layer's training step on the SIMD kernels (./conv.ts, ./conv_backprop.ts),
  * A [m, k] the layer's input (or dy), B its weights:
- * - A B (forward): with few rows, `denseForward` (B read in place); else a 1x1 convolution over rows
- *   with B as the filter;
+ * - A B (forward): with few rows, `denseProduct` (B read in place; `denseForward` where the rows are
+ *   not a multiple of 4); else a 1x1 convolution over rows with B as the filter;
  * - A B^T (input gradient): with few rows (a multiple of 8), the transposed product
- *   (A B^T)^T = B A^T as a 1x1 convolution over B's rows with A^T (small) as the filter, so that B is
- *   read once in place rather than transposed and packed; else a convolution with B^T as the filter;
- * - A^T B (weight gradient): a filter gradient.
+ *   (A B^T)^T = B A^T by `denseProduct`, B's rows read in place and A^T (small) as the other operand;
+ *   else a convolution with B^T as the filter;
+ * - A^T B (weight gradient): with few rows (the inner size here), `denseProduct` on A^T (small); else
+ *   a filter gradient.
  * XNNPACK would re-pack the weights on every call (a 2048x1024 aux-head layer: ~10 ms a product).
  * Null where the kernels do not apply.
  */
 function simdMatMul(backend: BackendWasm, a: Info, b: Info, transposeA: boolean, transposeB: boolean, m: number, k: number, n: number): Info | null {
-  if (transposeA && !transposeB) return simdFilterGrad(backend, view(a, [k, 1, 1, m]), view(b, [k, 1, 1, n]), denseInfo(k, m, n));
+  if (transposeA && !transposeB) {
+    if (k > FEW_ROWS || m % 4 !== 0 || n % 8 !== 0) return simdFilterGrad(backend, view(a, [k, 1, 1, m]), view(b, [k, 1, 1, n]), denseInfo(k, m, n));
+    const aT = transposed2d(backend, a, k, m); // [m, k]
+    const out = denseProduct(backend, aT, k, b, m, k, n);
+    dispose(backend, aT);
+    return out;
+  }
   if (transposeA) return null;
-  if (transposeB && m <= FEW_ROWS && m % 8 === 0 && k % 4 === 0) {
+  if (transposeB && m <= FEW_ROWS && m % 8 === 0) {
     const aT = transposed2d(backend, a, m, k); // [k, m]
-    const outT = simdConv2d(backend, view(b, [n, 1, 1, k]), view(aT, [1, 1, k, m]), null, false, denseInfo(n, k, m)); // [n, m]
+    const outT = denseProduct(backend, b, k, aT, n, k, m); // [n, m] = B [n, k] . A^T [k, m]
     const out = transposed2d(backend, outT, n, m);
     dispose(backend, aT, outT);
     return out;
   }
   if (n % 8 !== 0) return null;
-  if (!transposeB && m <= FEW_ROWS) return denseForward(backend, a, b, m, k, n);
+  if (!transposeB && m <= FEW_ROWS) return m % 4 === 0 ? denseProduct(backend, a, k, b, m, k, n) : denseForward(backend, a, b, m, k, n);
   const B = transposeB ? transposed2d(backend, b, n, k) : b; // [k, n]
   const out = simdConv2d(backend, view(a, [m, 1, 1, k]), view(B, [1, 1, k, n]), null, false, denseInfo(m, k, n));
   dispose(backend, B === b ? null : B);
+  return out;
+}
+
+/** Row tiles per work item and rows of b per block in dense_product (DG, DK in ./simd/kernels.c). */
+const DENSE_GROUP = 16;
+const DENSE_BLOCK = 256;
+
+/**
+ * y [m, n] = a [m, k] (row stride lda) . b [k, n], both read in place (dense_product in
+ * ./simd/kernels.c); m a multiple of 4, n of 8. Items (groups of row tiles x pairs of 8-column panels)
+ * are claimed by the threads in chunks.
+ */
+function denseProduct(backend: BackendWasm, a: Info, lda: number, b: Info, m: number, k: number, n: number): Info {
+  const simd = simdKernels(backend);
+  const out = backend.makeOutput([m, n], 'float32');
+  const scratch = backend.makeOutput([simd.threads, DENSE_BLOCK * 16], 'float32');
+  const items = Math.ceil(m / 4 / DENSE_GROUP) * Math.ceil(n / 16);
+  // dense_product(a, lda, b, scratch, y, m, k, n, part, i0, i1)
+  simd.parallel(
+    'dense_product',
+    [memoryOffset(backend, a), lda, memoryOffset(backend, b), memoryOffset(backend, scratch), memoryOffset(backend, out), m, k, n, 0, 0, 0],
+    9,
+    items,
+    m * k * n,
+    1,
+    8,
+    PIECES,
+  );
+  dispose(backend, scratch);
   return out;
 }
 

@@ -685,6 +685,49 @@ void dense_forward(const f32 *a, const f32 *b, const f32 *bias, f32 *scratch, f3
 }
 
 /*
+ * A product with a short side, y [m, n] (row stride n) = a [m, k] (row stride lda) . b [k, n] (row
+ * stride n), m a multiple of 4 and n of 8, both operands read in place: a dense layer's products with a
+ * batch of rows (the aux heads' 2048 -> 1024 layer at batch 16: the forward product, 16 rows; the input
+ * gradient computed transposed, W dy^T, 16 columns; the weight gradient x^T dy, 16 as the inner size).
+ * Work item i is group i / pairs of DG row tiles (4 rows each) and pair i % pairs of 8-column panels.
+ * The thread's items go k block by k block (DK rows of b): per item, the block's 16 columns of b are
+ * copied into a contiguous scratch [2][kk][8] (DK * 16 floats per thread, region `part`) and the
+ * group's tiles run from it; the copy reads each of b's rows once per pair, where reading b in place
+ * from every tile would make each of its rows (4 KB apart for 1024 columns) a new page and the
+ * block's lines one L1 set for every tile, and pairs that share a group or a k block reuse a's rows and
+ * b's block from cache. y is written at k0 = 0 and accumulated over later blocks.
+ */
+#define DG 16
+#define DK 256
+
+EXPORT(dense_product)
+void dense_product(const f32 *a, int lda, const f32 *b, f32 *scratch, f32 *y, int m, int k, int n, int part, int i0, int i1) {
+  int tiles = m / 4, panels = n / 8, pairs = (panels + 1) / 2;
+  f32 *bp = scratch + part * DK * 16;
+  for (int k0 = 0; k0 < k; k0 += DK) {
+    int kk = imin(DK, k - k0), packed = -1;
+    for (int i = i0; i < i1; i++) {
+      int grp = i / pairs, pair = i - grp * pairs, cb = 2 * pair, two = cb + 1 < panels;
+      if (pair != packed) {
+        const f32 *s = b + k0 * n + cb * 8;
+        for (int r = 0; r < kk; r++, s += n) {
+          wasm_v128_store(bp + r * 8, wasm_v128_load(s));
+          wasm_v128_store(bp + r * 8 + 4, wasm_v128_load(s + 4));
+          if (two) {
+            wasm_v128_store(bp + (kk + r) * 8, wasm_v128_load(s + 8));
+            wasm_v128_store(bp + (kk + r) * 8 + 4, wasm_v128_load(s + 12));
+          }
+        }
+        packed = pair;
+      }
+      for (int t = grp * DG; t < imin(tiles, grp * DG + DG); t++)
+        for (int h = 0; h <= two; h++)
+          tile4x8(a + t * 4 * lda + k0, lda, 1, bp + h * kk * 8, 8, kk, y + t * 4 * n + (cb + h) * 8, n, k0 > 0, 0, a, 0, 4);
+    }
+  }
+}
+
+/*
  * 3x3 stride-1 convolutions by Winograd's minimal filtering F(2x2, 3x3) (Lavin & Gray 2016): each 2x2
  * block of outputs ("tile") comes from a 4x4 block of input d, as
  *

@@ -28,6 +28,7 @@ export const KERNEL_NAMES = [
   'adam_step',
   'conv_forward',
   'dense_forward',
+  'dense_product',
   'copy_rows',
   'copy_block',
   'add_arrays',
