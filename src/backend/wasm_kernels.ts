@@ -9,7 +9,8 @@
  * src/train/adam.ts) in place of ~14 elementwise passes per variable, and ReLU's and the bias's
  * gradient in one pass (ReluGradBiasSum, used by src/model/nn/fused_conv_grad.ts), and BatchNorm + ReLU's
  * forward and backward in four passes (BatchNormStats, BatchNormApply, BatchNormApplyGrad, used by
- * src/model/nn/batch_norm2d.ts for the torchvision variant).
+ * src/model/nn/batch_norm2d.ts for the torchvision variant), and nn.AdaptiveAvgPool2d's forward and
+ * backward (AdaptiveAvgPool, AdaptiveAvgPoolGrad, used by src/model/nn/pool.ts for the aux heads).
  *
  * The replacements (src/backend/wasm/) run on two engines. The convolutions (training's forward,
  * input and filter gradients, and inference, with each filter's packing kept per weight tensor) and the
@@ -24,6 +25,7 @@
  */
 import * as tf from '../tf';
 import { ADAM_STEP, adamStep } from './wasm/adam';
+import { ADAPTIVE_AVG_POOL, ADAPTIVE_AVG_POOL_GRAD, adaptiveAvgPool, adaptiveAvgPoolGrad } from './wasm/adaptive_pool';
 import { batchMatMul } from './wasm/batch_mat_mul';
 import { BATCH_NORM_APPLY, BATCH_NORM_APPLY_GRAD, BATCH_NORM_STATS, batchNormApply, batchNormApplyGrad, batchNormStats } from './wasm/batch_norm';
 import { saveOriginal } from './wasm/common';
@@ -58,6 +60,8 @@ const KERNELS: [string, tf.KernelFunc][] = [
   [BATCH_NORM_STATS, batchNormStats as unknown as tf.KernelFunc],
   [BATCH_NORM_APPLY, batchNormApply as unknown as tf.KernelFunc],
   [BATCH_NORM_APPLY_GRAD, batchNormApplyGrad as unknown as tf.KernelFunc],
+  [ADAPTIVE_AVG_POOL, adaptiveAvgPool as unknown as tf.KernelFunc],
+  [ADAPTIVE_AVG_POOL_GRAD, adaptiveAvgPoolGrad as unknown as tf.KernelFunc],
 ];
 
 /** What the project's kernels run on, for `backends`: the SIMD module's build (FMA or not). */

@@ -14,7 +14,7 @@ import { registerWasmTrainingKernels } from '../../src/backend/wasm_kernels';
 import { cachedPackings } from '../../src/backend/wasm/packed_cache';
 import { setWinograd, winogradTile } from '../../src/backend/wasm/conv';
 import { createGoogLeNet, GoogLeNet } from '../../src/model/googlenet';
-import { maxPool2d } from '../../src/model/nn/pool';
+import { adaptiveAvgPool2d, maxPool2d } from '../../src/model/nn/pool';
 import { BatchNorm2d } from '../../src/model/nn/batch_norm2d';
 import { applyBatchNormUpdates, type BatchNormUpdate } from '../../src/model/module';
 import { Rng } from '../../src/util/rng';
@@ -281,6 +281,27 @@ for (const c of POOL_CASES) {
       assertClose('gradient', r.wasm[1], r.cpu[1]);
     });
   }
+}
+
+// nn.AdaptiveAvgPool2d: on wasm its own kernels (AdaptiveAvgPool, AdaptiveAvgPoolGrad), on cpu a
+// matrix product between transposes. 7 -> 4 (the aux heads at 112 px: windows of 2 and 3 that
+// overlap), 14 -> 4 (torchvision's variant at 224), 6x5 -> 4x3; 13 channels leave a tail of 1.
+for (const [n, h, w, c, oh, ow] of [[2, 7, 7, 13, 4, 4], [3, 14, 14, 8, 4, 4], [2, 6, 5, 4, 4, 3]]) {
+  test(`adaptive average pooling ${h}x${w} -> ${oh}x${ow} and its gradient match cpu (${c} channels)`, async () => {
+    assert.ok(tf.getKernel('AdaptiveAvgPool', 'wasm') && tf.getKernel('AdaptiveAvgPoolGrad', 'wasm'), 'the wasm kernels are registered');
+    const xs = randn(n * h * w * c, 31);
+    const ws = randn(n * oh * ow * c, 32);
+    const r = await onBoth(() => {
+      const x = tf.tensor4d(xs, [n, h, w, c]);
+      const weights = tf.tensor4d(ws, [n, oh, ow, c]);
+      const g = tf.grad((t: tf.Tensor) => adaptiveAvgPool2d(t as tf.Tensor4D, oh, ow).mul(weights).sum());
+      const out = [read(adaptiveAvgPool2d(x, oh, ow)), read(g(x))];
+      tf.dispose([x, weights]);
+      return out;
+    });
+    assertClose('forward', r.wasm[0], r.cpu[0], 1e-6);
+    assertClose('gradient', r.wasm[1], r.cpu[1], 1e-6);
+  });
 }
 
 test('average-pool gradient (AvgPool 5/3 of the aux heads, and a padded one) matches cpu', async () => {

@@ -81,14 +81,32 @@ export function adaptivePoolMatrix2d(h: number, w: number, oh: number, ow: numbe
   return m;
 }
 
+/** Kernels a backend may register for nn.AdaptiveAvgPool2d (wasm: src/backend/wasm/adaptive_pool.ts). */
+const ADAPTIVE_AVG_POOL = 'AdaptiveAvgPool';
+const ADAPTIVE_AVG_POOL_GRAD = 'AdaptiveAvgPoolGrad';
+
+/** The pooling on the backend's own kernels, with their gradient. */
+function adaptiveAvgPoolKernel(x: tf.Tensor4D, oh: number, ow: number): tf.Tensor4D {
+  const [, h, w] = x.shape;
+  const pool = tf.customGrad((input) => ({
+    value: tf.engine().runKernel(ADAPTIVE_AVG_POOL, { x: input as tf.Tensor4D }, { outHeight: oh, outWidth: ow }) as tf.Tensor4D,
+    gradFunc: (dy: tf.Tensor) => tf.engine().runKernel(ADAPTIVE_AVG_POOL_GRAD, { dy }, { inHeight: h, inWidth: w }) as tf.Tensor4D,
+  }));
+  return pool(x) as tf.Tensor4D;
+}
+
 /**
- * nn.AdaptiveAvgPool2d((oh, ow)): [N, H, W, C] -> [N, oh, ow, C], exact for any H, W. One product
- * over both axes, X [N*C, H*W] . P [H*W, oh*ow] (the aux heads: 7x7 -> 4x4 at 112 px, 14x14 -> 4x4 at
- * 224), so that a step moves x once each way rather than through two products and three transposes.
+ * nn.AdaptiveAvgPool2d((oh, ow)): [N, H, W, C] -> [N, oh, ow, C], exact for any H, W. On the backend's
+ * kernels where it has them (wasm); else one product over both axes, X [N*C, H*W] . P [H*W, oh*ow]
+ * (the aux heads: 7x7 -> 4x4 at 112 px, 14x14 -> 4x4 at 224), so that a step moves x once each way
+ * rather than through two products and three transposes.
  */
 export function adaptiveAvgPool2d(x: tf.Tensor4D, oh: number, ow: number): tf.Tensor4D {
   const [n, h, w, c] = x.shape;
   if (oh === 1 && ow === 1) return tf.mean(x, [1, 2], true) as tf.Tensor4D;
+  if (x.dtype === 'float32' && tf.getKernel(ADAPTIVE_AVG_POOL, tf.getBackend()) && tf.getKernel(ADAPTIVE_AVG_POOL_GRAD, tf.getBackend())) {
+    return adaptiveAvgPoolKernel(x, oh, ow);
+  }
   return tf.tidy(() => {
     const p = tf.tensor2d(adaptivePoolMatrix2d(h, w, oh, ow), [h * w, oh * ow]);
     const rows = x.transpose([0, 3, 1, 2]).reshape([n * c, h * w]); //   [N*C, H*W]

@@ -82,6 +82,75 @@ void max_pool_grad(const f32 *x, const f32 *y, const f32 *dy, f32 *dx, int b0, i
   }
 }
 
+/* nn.AdaptiveAvgPool2d's window along one axis: output i of n -> inputs [floor(i*size/n), ceil((i+1)*size/n)). */
+static inline void adaptive_window(int i, int size, int n, int *lo, int *hi) {
+  *lo = i * size / n;
+  *hi = ((i + 1) * size + n - 1) / n;
+}
+
+/*
+ * nn.AdaptiveAvgPool2d((oh, ow)) (the aux heads' pooling to 4x4 where AvgPool 5/3 does not give it)
+ * for output rows [r0, r1) of y [n, oh, ow, c] (r = image * oh + a): each window's sum over NHWC rows,
+ * four channels at a time, times 1 / its size.
+ */
+EXPORT(adaptive_avg_pool)
+void adaptive_avg_pool(const f32 *x, f32 *y, int h, int w, int c, int oh, int ow, int r0, int r1) {
+  for (int r = r0; r < r1; r++) {
+    int b = r / oh, a = r - b * oh, ya, yb;
+    adaptive_window(a, h, oh, &ya, &yb);
+    for (int o = 0; o < ow; o++) {
+      int xa, xb;
+      adaptive_window(o, w, ow, &xa, &xb);
+      f32 scale = 1.0f / (f32)((yb - ya) * (xb - xa));
+      f32 *d = y + (r * ow + o) * c;
+      int ch = 0;
+      for (; ch + 4 <= c; ch += 4) {
+        v128_t acc = wasm_f32x4_splat(0.0f);
+        for (int iy = ya; iy < yb; iy++)
+          for (int ix = xa; ix < xb; ix++) acc = wasm_f32x4_add(acc, wasm_v128_load(x + ((b * h + iy) * w + ix) * c + ch));
+        wasm_v128_store(d + ch, wasm_f32x4_mul(acc, wasm_f32x4_splat(scale)));
+      }
+      for (; ch < c; ch++) {
+        f32 acc = 0.0f;
+        for (int iy = ya; iy < yb; iy++)
+          for (int ix = xa; ix < xb; ix++) acc += x[((b * h + iy) * w + ix) * c + ch];
+        d[ch] = acc * scale;
+      }
+    }
+  }
+}
+
+/*
+ * Its gradient for input rows [r0, r1) of dx [n, h, w, c] (r = image * h + i): each input pixel gets,
+ * over the (overlapping) windows that hold it, dy times 1 / the window's size; written once.
+ */
+EXPORT(adaptive_avg_pool_grad)
+void adaptive_avg_pool_grad(const f32 *dy, f32 *dx, int h, int w, int c, int oh, int ow, int r0, int r1) {
+  for (int r = r0; r < r1; r++) {
+    int b = r / h, i = r - b * h;
+    for (int j = 0; j < w; j++) {
+      f32 *d = dx + (r * w + j) * c;
+      zero(d, c);
+      for (int a = 0; a < oh; a++) {
+        int ya, yb;
+        adaptive_window(a, h, oh, &ya, &yb);
+        if (i < ya || i >= yb) continue;
+        for (int o = 0; o < ow; o++) {
+          int xa, xb;
+          adaptive_window(o, w, ow, &xa, &xb);
+          if (j < xa || j >= xb) continue;
+          v128_t scale = wasm_f32x4_splat(1.0f / (f32)((yb - ya) * (xb - xa)));
+          const f32 *g = dy + ((b * oh + a) * ow + o) * c;
+          int ch = 0;
+          for (; ch + 4 <= c; ch += 4)
+            wasm_v128_store(d + ch, wasm_f32x4_add(wasm_v128_load(d + ch), wasm_f32x4_mul(wasm_v128_load(g + ch), scale)));
+          for (; ch < c; ch++) d[ch] += g[ch] * (1.0f / (f32)((yb - ya) * (xb - xa)));
+        }
+      }
+    }
+  }
+}
+
 /* AvgPoolGrad for images [b0, b1): each dy pixel, times `scale`, is added over its window (clipped). */
 EXPORT(avg_pool_grad)
 void avg_pool_grad(const f32 *dy, f32 *dx, int b0, int b1, int h, int w, int c, int oh, int ow, int fh, int fw,

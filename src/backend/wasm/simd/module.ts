@@ -19,6 +19,8 @@ import { wasmThreads } from '../threads';
 export const KERNEL_NAMES = [
   'max_pool_grad',
   'avg_pool_grad',
+  'adaptive_avg_pool',
+  'adaptive_avg_pool_grad',
   'transpose',
   'flip_transpose_filter',
   'dilate',
