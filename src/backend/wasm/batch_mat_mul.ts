@@ -81,9 +81,9 @@ function denseInfo(rows: number, k: number, n: number): tf.backend_util.Conv2DIn
  * A [m, k] the layer's input (or dy), B its weights:
  * - A B (forward): with few rows, `denseProduct` (B read in place; `denseForward` where the rows are
  *   not a multiple of 4); else a 1x1 convolution over rows with B as the filter;
- * - A B^T (input gradient): with few rows (a multiple of 8), the transposed product
- *   (A B^T)^T = B A^T by `denseProduct`, B's rows read in place and A^T (small) as the other operand;
- *   else a convolution with B^T as the filter;
+ * - A B^T (input gradient): with few rows (a multiple of 8) and B's rows a multiple of 4, the
+ *   transposed product (A B^T)^T = B A^T by `denseProduct`, B's rows read in place and A^T (small) as
+ *   the other operand; else a convolution with B^T as the filter;
  * - A^T B (weight gradient): with few rows (the inner size here), `denseProduct` on A^T (small); else
  *   a filter gradient.
  * XNNPACK would re-pack the weights on every call (a 2048x1024 aux-head layer: ~10 ms a product).
@@ -98,7 +98,7 @@ function simdMatMul(backend: BackendWasm, a: Info, b: Info, transposeA: boolean,
     return out;
   }
   if (transposeA) return null;
-  if (transposeB && m <= FEW_ROWS && m % 8 === 0) {
+  if (transposeB && m <= FEW_ROWS && m % 8 === 0 && n % 4 === 0) {
     const aT = transposed2d(backend, a, m, k); // [k, m]
     const outT = denseProduct(backend, b, k, aT, n, k, m); // [n, m] = B [n, k] . A^T [k, m]
     const out = transposed2d(backend, outT, n, m);
