@@ -121,8 +121,9 @@ void adaptive_avg_pool(const f32 *x, f32 *y, int h, int w, int c, int oh, int ow
 }
 
 /*
- * Its gradient for input rows [r0, r1) of dx [n, h, w, c] (r = image * h + i): each input pixel gets,
- * over the (overlapping) windows that hold it, dy times 1 / the window's size; written once.
+ * Its gradient for input rows [r0, r1) of dx [n, h, w, c] (r = image * h + i): each input pixel's
+ * channels are zeroed, then get, over the (overlapping) windows that hold it, dy times 1 / the
+ * window's size, while they are in L1 (dx is not swept once per window).
  */
 EXPORT(adaptive_avg_pool_grad)
 void adaptive_avg_pool_grad(const f32 *dy, f32 *dx, int h, int w, int c, int oh, int ow, int r0, int r1) {
