@@ -139,6 +139,7 @@ async function startThreadedModule(threads: number): Promise<ThreadedModule> {
 }
 
 let registeredThreads = 0;
+let registeredPool = 0;
 
 /** The thread count the 'wasm' backend was registered with (`useWasmThreads`; 1 if never). */
 export function wasmThreads(): number {
@@ -147,19 +148,20 @@ export function wasmThreads(): number {
 
 /**
  * Register the 'wasm' backend on the threaded build with `threads` threads (the calling thread
- * included; capped at MAX_WASM_THREADS): this project's kernels split over all of them, XNNPACK's pool
- * gets at most MAX_XNNPACK_THREADS. One thread keeps tfjs's own single-threaded registration. Call
- * before the backend is first used: re-registering drops a backend already made, and the tensors on
- * it. Returns the thread count used.
+ * included; capped at MAX_WASM_THREADS): this project's kernels split over all of them. XNNPACK's pool
+ * gets `xnnpackThreads` (default: as many, at most MAX_XNNPACK_THREADS). One thread keeps tfjs's own
+ * single-threaded registration. Call before the backend is first used: re-registering drops a backend
+ * already made, and the tensors on it. Returns the thread count used.
  */
-export function useWasmThreads(threads: number): number {
+export function useWasmThreads(threads: number, xnnpackThreads?: number): number {
   const n = Math.max(1, Math.min(MAX_WASM_THREADS, Math.floor(threads)));
-  if (n === registeredThreads || (n === 1 && registeredThreads === 0)) return n;
+  const pool = Math.max(1, Math.min(n, MAX_XNNPACK_THREADS, Math.floor(xnnpackThreads ?? n)));
+  if ((n === registeredThreads && pool === registeredPool) || (n === 1 && registeredThreads === 0)) return n;
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   const wasmPkg = require('@tensorflow/tfjs-backend-wasm') as typeof import('@tensorflow/tfjs-backend-wasm');
   if (tf.findBackendFactory('wasm')) tf.removeBackend('wasm');
   registeredThreads = n;
-  const pool = Math.min(n, MAX_XNNPACK_THREADS);
+  registeredPool = pool;
   wasmPkg.setThreadsCount(pool);
   tf.registerBackend(
     'wasm',
