@@ -54,7 +54,7 @@ export function simdConv2d(
   const { batchSize: n, inHeight: h, inWidth: w, outHeight: oh, outWidth: ow, outChannels: co } = info;
   const { filterHeight: kh, filterWidth: kw, strideHeight: sh, strideWidth: sw } = info;
   const simd = simdKernels(backend);
-  const m = winogradTile(info);
+  const m = winogradTile(info, false, !cacheFilter);
   if (m) {
     // Winograd's input transform takes 4 channels at a time: x and the filter get zero channels.
     const ci4 = Math.ceil(info.inChannels / 4) * 4;
@@ -160,15 +160,21 @@ const WINOGRAD4_MIN_USE = 0.55;
  * where it pays (WINOGRAD5_MAX_COST; `filterGrad`: the filter gradient's, WINOGRAD5_GRAD_MAX_COST). 3x3 ones: 4 where the 4x4 tiles are used enough (a 3x3 map: 9 of 16
  * outputs, 36 products against the direct sum's 81) and their 36 products per tile cost less over the
  * map than F(2x2, 3x3)'s 16 per 2x2 tile (28x28: 1.78x fewer; 14x14 and 7x7, where the 4x4 tiles hang
- * over the edge: 1.36x and 1.78x); else 2 where winogradCovers; else 0.
+ * over the edge: 1.36x and 1.78x); else 2 where winogradCovers; else 0. `perCall`: the filter's
+ * transform is made for this call alone (training): a 3x3 convolution on a 3x3 map (inception5 at
+ * 112 px: one 4x4 tile per image, 9 of its 16 outputs used) then stays direct, since its 36-position
+ * transform of the whole filter costs about what the tile saves (batch 16, 3x3 192 -> 384, fresh filter, alternating: forward 2.92
+ * against 3.15 ms, input gradient 3.18 against 3.64; 160 -> 320: 2.08 against 2.35, 2.18 against
+ * 2.2-6.8 in runs that moved).
  */
-export function winogradTile(info: tf.backend_util.Conv2DInfo, filterGrad = false): 0 | 2 | 4 {
+export function winogradTile(info: tf.backend_util.Conv2DInfo, filterGrad = false, perCall = false): 0 | 2 | 4 {
   const { outHeight: oh, outWidth: ow } = info;
   if (winogradSquare(info, 5)) {
     const cost = (36 * Math.ceil(oh / 2) * Math.ceil(ow / 2)) / (25 * oh * ow);
     return cost <= (filterGrad ? WINOGRAD5_GRAD_MAX_COST : WINOGRAD5_MAX_COST) ? 2 : 0;
   }
   if (!winograd3x3(info)) return 0;
+  if (perCall && !filterGrad && oh <= 3 && ow <= 3) return 0;
   const cost = (m: number) => (m + 2) ** 2 * Math.ceil(oh / m) * Math.ceil(ow / m);
   if ((oh * ow) / (16 * Math.ceil(oh / 4) * Math.ceil(ow / 4)) >= WINOGRAD4_MIN_USE && cost(4) < cost(2)) return 4;
   return winogradCovers(info) ? 2 : 0;
