@@ -124,8 +124,9 @@ async function activate(report: BackendReport, opts: InitBackendOptions): Promis
     // the kernels' own helper threads (a helper that should start a call at once started up to 1-3 ms
     // late, ~13 times a step): XNNPACK keeps one thread. bench at 112 px, 2 threads, alternating
     // rounds: training 36.0-37.9 against 33.8-35.6 img/s, evaluation 146.5-149.2 against 140.7-148.1.
-    const n = useWasmThreads(threads, opts.stockKernels === true ? undefined : 1);
-    registerWasmTrainingKernels({ stock: opts.stockKernels === true });
+    const stock = opts.stockKernels === true;
+    const n = useWasmThreads(threads, stock ? undefined : 1);
+    registerWasmTrainingKernels({ stock });
     report = { ...report, device: cpuThreads(n) };
   }
   if (report.name === 'webgpu') {

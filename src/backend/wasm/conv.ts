@@ -163,9 +163,9 @@ const WINOGRAD4_MIN_USE = 0.55;
  * over the edge: 1.36x and 1.78x); else 2 where winogradCovers; else 0. `perCall`: the filter's
  * transform is made for this call alone (training): a 3x3 convolution on a 3x3 map (inception5 at
  * 112 px: one 4x4 tile per image, 9 of its 16 outputs used) then stays direct, since its 36-position
- * transform of the whole filter costs about what the tile saves (batch 16, 3x3 192 -> 384, fresh filter, alternating: forward 2.92
- * against 3.15 ms, input gradient 3.18 against 3.64; 160 -> 320: 2.08 against 2.35, 2.18 against
- * 2.2-6.8 in runs that moved).
+ * transform of the whole filter costs about what the tile saves (batch 16, fresh filter, alternating;
+ * 192 -> 384: forward 2.92 against 3.15 ms, input gradient 3.18 against 3.64; 160 -> 320: forward
+ * 2.08 against 2.35, input gradient 2.18 against 2.2-6.8 in runs that moved).
  */
 export function winogradTile(info: tf.backend_util.Conv2DInfo, filterGrad = false, perCall = false): 0 | 2 | 4 {
   const { outHeight: oh, outWidth: ow } = info;
