@@ -13,13 +13,15 @@
  * backward (AdaptiveAvgPool, AdaptiveAvgPoolGrad, used by src/model/nn/pool.ts for the aux heads).
  *
  * The replacements (src/backend/wasm/) run on two engines. The convolutions (training's forward,
- * input and filter gradients, and inference, with each filter's packing kept per weight tensor) and the
- * data movement and elementwise passes (max pooling and the pooling gradients, bias sums, transposes,
- * channel concats and splits, same-shape adds, Adam) run on this
- * project's own wasm SIMD module (src/backend/wasm/simd/kernels.c, built with clang; with fused
- * multiply-add where the engine has relaxed SIMD), which works in place on the backend's memory and
- * splits each call over helper threads. Inference's matrix products run on the backend's XNNPACK. Every
- * intermediate is freed, so that neither tensors nor XNNPACK's operator caches grow from step to step.
+ * input and filter gradients, and inference, with each filter's packing kept per weight tensor), the
+ * dense layers' products in training (BatchMatMul, and _FusedMatMul with its bias and ReLU, for which
+ * XNNPACK would re-pack the weights every step) and the data movement and elementwise passes (max
+ * pooling and the pooling gradients, bias sums, transposes, channel concats and splits, same-shape
+ * adds, Adam) run on this project's own wasm SIMD module (src/backend/wasm/simd/kernels.c, built with
+ * clang; with fused multiply-add where the engine has relaxed SIMD), which works in place on the
+ * backend's memory and splits each call over helper threads. Inference's matrix products run on the
+ * backend's XNNPACK. Every intermediate is freed, so that neither tensors nor XNNPACK's operator
+ * caches grow from step to step.
  * A GoogLeNet training step at 112 px, batch 16 went from ~1 img/s (one core, shipped kernels) to
  * about 30 img/s on two cores (scripts/bench-train-step.ts; README, Benchmarks).
  */
@@ -32,6 +34,7 @@ import { saveOriginal } from './wasm/common';
 import { conv2D, fusedConv2D } from './wasm/conv';
 import { conv2DBackpropFilter, conv2DBackpropInput } from './wasm/conv_backprop';
 import { add } from './wasm/add';
+import { fusedMatMul } from './wasm/fused_mat_mul';
 import { maxPool } from './wasm/pool';
 import { avgPoolGrad, maxPoolGrad } from './wasm/pool_grad';
 import { sum } from './wasm/reduce';
@@ -48,6 +51,7 @@ const KERNELS: [string, tf.KernelFunc][] = [
   ['MaxPoolGrad', maxPoolGrad as unknown as tf.KernelFunc],
   ['AvgPoolGrad', avgPoolGrad as unknown as tf.KernelFunc],
   ['BatchMatMul', batchMatMul as unknown as tf.KernelFunc],
+  ['_FusedMatMul', fusedMatMul as unknown as tf.KernelFunc],
   ['Slice', slice as unknown as tf.KernelFunc],
   ['SplitV', splitV as unknown as tf.KernelFunc],
   ['Identity', identity as unknown as tf.KernelFunc],

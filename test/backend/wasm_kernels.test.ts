@@ -16,6 +16,7 @@ import { setWinograd, winogradTile } from '../../src/backend/wasm/conv';
 import { createGoogLeNet, GoogLeNet } from '../../src/model/googlenet';
 import { adaptiveAvgPool2d, maxPool2d } from '../../src/model/nn/pool';
 import { BatchNorm2d } from '../../src/model/nn/batch_norm2d';
+import { Linear } from '../../src/model/nn/linear';
 import { applyBatchNormUpdates, type BatchNormUpdate } from '../../src/model/module';
 import { Rng } from '../../src/util/rng';
 
@@ -352,6 +353,29 @@ for (const [m, k, n] of [[6, 300, 200], [5, 30, 13], [16, 300, 200], [7, 260, 13
   r.wasm.forEach((v, i) => assertClose(`product ${i}`, v, r.cpu[i]));
 });
 
+// A dense layer with bias (and ReLU) in a tape runs _FusedMatMul on dense_forward, which adds the bias
+// and applies the ReLU on the last block of B's rows: 16 rows (the aux heads' batch), 6 (a partial
+// tile) with 260 inputs (two blocks and a rest), and 13 outputs, off the 8-column panels (the shipped
+// kernel); out of a tape the shipped kernel always.
+for (const [m, k, n] of [[16, 300, 200], [6, 260, 136], [5, 30, 13]]) test(`Linear ${m}x${k}x${n} (_FusedMatMul) with and without ReLU, in and out of a gradient tape, matches cpu`, async () => {
+  const xs = randn(m * k, 17);
+  const r = await onBoth(() => {
+    const fc = new Linear(k, n, { scheme: 'pytorch-default', rng: new Rng(18) });
+    const x = tf.tensor2d(xs, [m, k]);
+    const out: Float32Array[] = [];
+    for (const relu of [false, true]) {
+      out.push(read(fc.apply(x, relu)));
+      const { value, grads } = tf.variableGrads(() => fc.apply(x, relu).square().sum() as tf.Scalar, [fc.weight, fc.bias]);
+      out.push(read(value), read(grads[fc.weight.name]), read(grads[fc.bias.name]));
+      out.push(read(tf.grad((xx: tf.Tensor) => fc.apply(xx as tf.Tensor2D, relu).square().sum())(x)));
+    }
+    x.dispose();
+    fc.dispose();
+    return out;
+  });
+  r.wasm.forEach((v, i) => assertClose(`dense ${i}`, v, r.cpu[i]));
+});
+
 test('Sum over leading axes (bias gradients), with and without keepDims, matches cpu', async () => {
   const xs = randn(3 * 5 * 6 * 7, 14);
   const r = await onBoth(() => {
@@ -584,7 +608,7 @@ for (const variant of ['course', 'torchvision'] as const) test(`20 training step
 
 test('registerWasmTrainingKernels provides the training kernels on wasm', () => {
   registerWasmTrainingKernels();
-  for (const k of ['Conv2DBackpropFilter', 'Conv2DBackpropInput', 'MaxPoolGrad', 'AvgPoolGrad', 'BatchMatMul', 'Slice', 'SplitV', 'Identity', 'Sum']) {
+  for (const k of ['Conv2DBackpropFilter', 'Conv2DBackpropInput', 'MaxPoolGrad', 'AvgPoolGrad', 'BatchMatMul', '_FusedMatMul', 'Slice', 'SplitV', 'Identity', 'Sum']) {
     assert.ok(tf.getKernel(k, 'wasm'), `${k} is not registered for wasm`);
   }
 });

@@ -22,7 +22,7 @@ import { PIECES, simdKernels } from './simd/module';
  * input gradient as the transposed product) rather than repacked: with few rows the product is a
  * pass over the weights, and packing them is two more.
  */
-const FEW_ROWS = 64;
+export const FEW_ROWS = 64;
 
 /** Relative cost per element of XNNPACK's weight packing and of a transpose. */
 const PACK = 8;
@@ -142,18 +142,21 @@ function denseProduct(backend: BackendWasm, a: Info, lda: number, b: Info, m: nu
   return out;
 }
 
-/** y [m, n] = a [m, k] . b [k, n], b read in place (dense_forward in ./simd/kernels.c); n a multiple of 8. */
-function denseForward(backend: BackendWasm, a: Info, b: Info, m: number, k: number, n: number): Info {
+/**
+ * y [m, n] = a [m, k] . b [k, n] (+ bias [n], then ReLU where `relu`), b read in place (dense_forward in
+ * ./simd/kernels.c); n a multiple of 8.
+ */
+export function denseForward(backend: BackendWasm, a: Info, b: Info, m: number, k: number, n: number, bias: Info | null = null, relu = false): Info {
   const simd = simdKernels(backend);
   const out = backend.makeOutput([m, n], 'float32');
   const scratch = backend.makeOutput([simd.threads, 4 * k], 'float32');
-  const zeros = backend.makeOutput([n], 'float32');
-  f32(backend, zeros).fill(0);
+  const zeros = bias ? null : backend.makeOutput([n], 'float32');
+  if (zeros) f32(backend, zeros).fill(0);
   // dense_forward(a, b, bias, scratch, y, m, k, n, relu, part, cb0, cb1), split over pairs of 8-column
   // panels (a pair shares b's cache lines)
   simd.parallel(
     'dense_forward',
-    [memoryOffset(backend, a), memoryOffset(backend, b), memoryOffset(backend, zeros), memoryOffset(backend, scratch), memoryOffset(backend, out), m, k, n, 0, 0, 0, 0],
+    [memoryOffset(backend, a), memoryOffset(backend, b), memoryOffset(backend, bias ?? zeros!), memoryOffset(backend, scratch), memoryOffset(backend, out), m, k, n, relu ? 1 : 0, 0, 0, 0],
     10,
     n / 8,
     m * k * n,

@@ -15,6 +15,7 @@
  * whose input needs no gradient (conv1, on the images) computes no input gradient.
  */
 import * as tf from '../../tf';
+import { reluBiasGrad } from './relu_bias_grad';
 
 const KERNEL = 'FusedConv2D';
 
@@ -28,25 +29,6 @@ interface FusedConvAttrs {
 }
 
 let registered = false;
-
-/**
- * The ReLU-masked dy, computed once per node and shared by its (up to three) gradient closures, which
- * the tape calls one after another, each in its own tidy scope. It is kept across them and freed when
- * the tape moves on to the next FusedConv2D node, or after the backward pass.
- */
-let pendingReluGrad: tf.Tensor | null = null;
-/** db made with g by the backend's one-pass kernel, until the bias closure hands it to the tape. */
-let pendingBiasGrad: tf.Tensor | null = null;
-
-/** g and db in one pass, where the backend has such a kernel (wasm: src/backend/wasm/relu_grad.ts). */
-const RELU_GRAD_BIAS_SUM = 'ReluGradBiasSum';
-
-function releaseReluGrad(): void {
-  if (pendingReluGrad && !pendingReluGrad.isDisposed) pendingReluGrad.dispose();
-  if (pendingBiasGrad && !pendingBiasGrad.isDisposed) pendingBiasGrad.dispose();
-  pendingReluGrad = null;
-  pendingBiasGrad = null;
-}
 
 /** Register the gradient (idempotent). */
 export function registerFusedConvGradient(): void {
@@ -63,37 +45,13 @@ export function registerFusedConvGradient(): void {
       if (dataFormat !== 'NHWC' || d[0] !== 1 || d[1] !== 1 || (activation !== 'relu' && activation !== 'linear')) {
         throw new Error(`the FusedConv2D gradient here covers NHWC, dilation 1, relu or linear; got ${dataFormat}, dilation ${d}, ${activation}`);
       }
-      releaseReluGrad(); // the previous node's closures have all run by now
-      let relu: tf.Tensor | null = null;
-      const g = (): tf.Tensor => {
-        if (activation !== 'relu') return dy as tf.Tensor;
-        if (relu === null || relu.isDisposed) {
-          if (tf.getKernel(RELU_GRAD_BIAS_SUM, tf.getBackend())) {
-            const [gr, db] = tf.engine().runKernel(RELU_GRAD_BIAS_SUM, { dy: dy as tf.Tensor, y }, {}) as unknown as tf.Tensor[];
-            relu = tf.keep(gr);
-            pendingBiasGrad = tf.keep(db);
-          } else {
-            relu = tf.keep(tf.mul(dy as tf.Tensor, tf.step(y)));
-          }
-          pendingReluGrad = relu;
-          queueMicrotask(releaseReluGrad); // after the (synchronous) backward pass, for the last node
-        }
-        return relu;
-      };
+      const { g, db } = reluBiasGrad(dy as tf.Tensor, y, activation === 'relu');
       const conv = { strides, pad, dataFormat, dimRoundingMode };
       return {
         x: () => tf.engine().runKernel('Conv2DBackpropInput', { dy: g(), filter }, { ...conv, inputShape: x.shape } as unknown as tf.NamedAttrMap) as tf.Tensor,
         filter: () => tf.engine().runKernel('Conv2DBackpropFilter', { x, dy: g() }, { ...conv, filterShape: filter.shape } as unknown as tf.NamedAttrMap) as tf.Tensor,
         // The tape calls the closures in input order (x, filter, bias): after bias, g is done with.
-        bias: () => {
-          const gr = g();
-          // The kept one-pass db handed to the tape as an ordinary tensor of this scope (a clone shares
-          // its data): the tape frees the gradients it passes on, as when the bias is a concatenation
-          // (./shared_input_convs.ts), and a kept one would outlive the step.
-          const db = pendingBiasGrad ? pendingBiasGrad.clone() : tf.sum(gr, [0, 1, 2]);
-          releaseReluGrad();
-          return db;
-        },
+        bias: db,
       };
     },
   });
