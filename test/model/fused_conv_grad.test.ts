@@ -10,21 +10,12 @@ import '@tensorflow/tfjs-backend-cpu';
 import { Conv2d } from '../../src/model/nn/conv2d';
 import { registerFusedConvGradient } from '../../src/model/nn/fused_conv_grad';
 import { Rng } from '../../src/util/rng';
+import { maxRelErr, randn } from './tensors';
 
 before(async () => {
   await tf.setBackend('cpu');
   registerFusedConvGradient();
 });
-
-function randn(shape: number[], seed: number): tf.Tensor {
-  const rng = new Rng(seed);
-  const n = shape.reduce((a, b) => a * b, 1);
-  return tf.tensor(Array.from({ length: n }, () => rng.uniform(-1, 1) + rng.uniform(-1, 1)), shape);
-}
-
-function maxRelErr(a: tf.Tensor, b: tf.Tensor): number {
-  return tf.tidy(() => tf.max(tf.abs(tf.sub(a, b))).dataSync()[0] / Math.max(1e-12, tf.max(tf.abs(b)).dataSync()[0]));
-}
 
 const CASES = [
   { k: 1, s: 1, p: 0, h: 7, ci: 5, co: 6, what: '1x1' },
