@@ -28,6 +28,23 @@ export const FEW_ROWS = 64;
 const PACK = 8;
 const TRANSPOSE = 1;
 
+/**
+ * The sizes of op(A) [m, k] . op(B) [k, n] where both operands hold one matrix (leading axes of size
+ * 1) and the inner sizes agree, with the output's shape (the leading axes broadcast); else null.
+ */
+export function singleProduct(a: Info, b: Info, transposeA: boolean, transposeB: boolean): { m: number; k: number; n: number; outShape: number[] } | null {
+  const ra = a.shape.length;
+  const rb = b.shape.length;
+  if (ra < 2 || rb < 2 || sizeOf(a.shape.slice(0, -2)) !== 1 || sizeOf(b.shape.slice(0, -2)) !== 1) return null;
+  const [a0, a1] = a.shape.slice(ra - 2);
+  const [b0, b1] = b.shape.slice(rb - 2);
+  const m = transposeA ? a1 : a0;
+  const k = transposeA ? a0 : a1;
+  const n = transposeB ? b0 : b1;
+  if (k !== (transposeB ? b1 : b0)) return null;
+  return { m, k, n, outShape: tf.broadcast_util.assertAndGetBroadcastShape(a.shape.slice(0, -2), b.shape.slice(0, -2)).concat([m, n]) };
+}
+
 export function batchMatMul(args: KernelArgs): Info {
   const backend = args.backend as unknown as BackendWasm;
   const { a, b } = args.inputs as { a: Info; b: Info };
@@ -35,17 +52,11 @@ export function batchMatMul(args: KernelArgs): Info {
   const original = () => wasmKernel('BatchMatMul').kernelFunc(args as never) as Info;
   const training = tf.engine().state.gradientDepth > 0;
   if ((!transposeA && !transposeB && !training) || a.dtype !== 'float32' || b.dtype !== 'float32') return original();
-  const ra = a.shape.length;
-  const rb = b.shape.length;
-  if (ra < 2 || rb < 2 || sizeOf(a.shape.slice(0, -2)) !== 1 || sizeOf(b.shape.slice(0, -2)) !== 1) return original();
-  const [a0, a1] = a.shape.slice(ra - 2);
-  const [b0, b1] = b.shape.slice(rb - 2);
-  const m = transposeA ? a1 : a0;
-  const k = transposeA ? a0 : a1;
-  const kb = transposeB ? b1 : b0;
-  const n = transposeB ? b0 : b1;
-  if (k !== kb) return original(); // let the shipped kernel report the mismatch
-  const outShape = tf.broadcast_util.assertAndGetBroadcastShape(a.shape.slice(0, -2), b.shape.slice(0, -2)).concat([m, n]);
+  const dims = singleProduct(a, b, transposeA, transposeB);
+  if (!dims) return original(); // batched, or a mismatch the shipped kernel reports
+  const { m, k, n, outShape } = dims;
+  const [a0, a1] = a.shape.slice(-2);
+  const [b0, b1] = b.shape.slice(-2);
   if (training && m * k * n > 0) {
     const product = simdMatMul(backend, a, b, transposeA, transposeB, m, k, n);
     if (product) return view(product, outShape);

@@ -7,8 +7,8 @@
  * training the weights change every step (./batch_mat_mul.ts says the same of BatchMatMul).
  */
 import * as tf from '../../tf';
-import { BackendWasm, Info, KernelArgs, sizeOf, view, wasmKernel } from './common';
-import { FEW_ROWS, denseForward } from './batch_mat_mul';
+import { BackendWasm, Info, KernelArgs, view, wasmKernel } from './common';
+import { FEW_ROWS, denseForward, singleProduct } from './batch_mat_mul';
 
 export function fusedMatMul(args: KernelArgs): Info {
   const backend = args.backend as unknown as BackendWasm;
@@ -18,12 +18,9 @@ export function fusedMatMul(args: KernelArgs): Info {
   if (tf.engine().state.gradientDepth === 0 || transposeA || transposeB || preluActivationWeights || !bias) return original();
   if (activation !== 'relu' && activation !== 'linear') return original();
   if (a.dtype !== 'float32' || b.dtype !== 'float32' || bias.dtype !== 'float32') return original();
-  const ra = a.shape.length;
-  const rb = b.shape.length;
-  if (ra < 2 || rb < 2 || sizeOf(a.shape.slice(0, -2)) !== 1 || sizeOf(b.shape.slice(0, -2)) !== 1) return original();
-  const [m, k] = a.shape.slice(ra - 2);
-  const [kb, n] = b.shape.slice(rb - 2);
-  if (k !== kb || m === 0 || m > FEW_ROWS || n % 8 !== 0 || bias.shape.length !== 1 || bias.shape[0] !== n) return original();
-  const out = denseForward(backend, a, b, m, k, n, bias, activation === 'relu');
-  return view(out, tf.broadcast_util.assertAndGetBroadcastShape(a.shape.slice(0, -2), b.shape.slice(0, -2)).concat([m, n]));
+  const dims = singleProduct(a, b, false, false);
+  if (!dims) return original();
+  const { m, k, n, outShape } = dims;
+  if (m === 0 || m > FEW_ROWS || n % 8 !== 0 || bias.shape.length !== 1 || bias.shape[0] !== n) return original();
+  return view(denseForward(backend, a, b, m, k, n, bias, activation === 'relu'), outShape);
 }
